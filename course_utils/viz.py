@@ -1,0 +1,114 @@
+"""Every plot the notebooks show. Functions draw and return a matplotlib Figure; nothing else.
+
+No rcParams are changed at import time: the course's look is applied inside each function.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+
+def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """uint8 or float image (C, H, W) or (H, W) → an array imshow understands (H, W[, C])."""
+    arr = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3):
+        arr = arr.transpose(1, 2, 0)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    return arr
+
+
+def image_grid(images: torch.Tensor, labels: Sequence[int] | torch.Tensor | None = None,
+               classes: Sequence[str] | None = None, ncols: int = 8, title: str | None = None,
+               size: float = 1.4) -> Figure:
+    """A grid of images (N, C, H, W) (uint8, or floats in [0, 1]) titled with class names."""
+    n = len(images)
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.25) * nrows + (0.4 if title else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        arr = _to_hwc(images[i])
+        ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
+        if labels is not None:
+            label = int(labels[i])
+            ax.set_title(classes[label] if classes else str(label), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def class_grid(dataset, per_class: int = 6, seed: int = 0, title: str | None = None) -> Figure:
+    """``per_class`` random images of each class of an ImageDataset, one row per class."""
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for label in range(len(dataset.classes)):
+        idx = torch.nonzero(dataset.targets == label).flatten()
+        rows.append(idx[torch.randperm(idx.numel(), generator=g)[:per_class]])
+    idx = torch.cat(rows)
+    return image_grid(dataset.images[idx], dataset.targets[idx], dataset.classes, ncols=per_class, title=title)
+
+
+def history_curves(*histories, labels: Sequence[str] | None = None, title: str | None = None) -> Figure:
+    """Loss and accuracy per epoch (train solid, validation dashed) for one or more Histories."""
+    labels = labels or [f"run {i + 1}" for i in range(len(histories))]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for hist, label, color in zip(histories, labels, plt.cm.tab10.colors):
+        ax_loss.plot(hist.epoch, hist.train_loss, color=color, label=f"{label} train")
+        ax_acc.plot(hist.epoch, [100 * a for a in hist.train_acc], color=color, label=f"{label} train")
+        if not all(np.isnan(hist.val_loss)):
+            ax_loss.plot(hist.epoch, hist.val_loss, "--", color=color, label=f"{label} val")
+            ax_acc.plot(hist.epoch, [100 * a for a in hist.val_acc], "--", color=color, label=f"{label} val")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(targets: torch.Tensor, predictions: torch.Tensor, classes: Sequence[str],
+                     normalize: bool = True, title: str | None = None) -> Figure:
+    """A seaborn heatmap of the confusion matrix (rows: true class, columns: predicted)."""
+    import seaborn as sns
+
+    k = len(classes)
+    t, p = torch.as_tensor(targets).long().cpu(), torch.as_tensor(predictions).long().cpu()
+    if t.shape != p.shape:
+        raise ValueError(f"targets {tuple(t.shape)} and predictions {tuple(p.shape)} must have the same shape")
+    cm = torch.bincount(t * k + p, minlength=k * k).reshape(k, k).double()
+    if normalize:
+        cm = cm / cm.sum(dim=1, keepdim=True).clamp(min=1)
+    fig, ax = plt.subplots(figsize=(0.55 * k + 2.5, 0.5 * k + 1.8))
+    sns.heatmap(cm.numpy(), annot=True, fmt=".2f" if normalize else ".0f", cmap="Blues", cbar=False,
+                xticklabels=classes, yticklabels=classes, ax=ax, annot_kws={"fontsize": 7})
+    ax.set(xlabel="predicted", ylabel="true", title=title or "confusion matrix")
+    fig.tight_layout()
+    return fig
+
+
+def class_counts(counts: dict[str, Sequence[int]], classes: Sequence[str], title: str | None = None) -> Figure:
+    """Bars of images per class for each split (``{"train": [...], "test": [...]}``)."""
+    fig, ax = plt.subplots(figsize=(8, 2.8))
+    width = 0.8 / len(counts)
+    x = np.arange(len(classes))
+    for i, (split, values) in enumerate(counts.items()):
+        ax.bar(x + i * width, values, width, label=split)
+    ax.set_xticks(x + width * (len(counts) - 1) / 2, classes, rotation=30, fontsize=8)
+    ax.set(ylabel="images", title=title or "images per class")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+from course_utils import config
+
+
+@pytest.mark.parametrize("raw, expected", [("1", True), ("true", True), ("", False), ("0", False), ("off", False)])
+def test_smoke_mode_reads_the_variable(monkeypatch, raw, expected):
+    monkeypatch.setenv("COURSE_SMOKE", raw)
+    assert config.smoke_mode() is expected
+    assert config.pick("lecture", "smoke") == ("smoke" if expected else "lecture")
+
+
+def test_smoke_mode_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv("COURSE_SMOKE", "maybe")
+    with pytest.raises(ValueError, match="COURSE_SMOKE='maybe'"):
+        config.smoke_mode()
+
+
+def test_seed_everything_repeats_random_numbers():
+    config.seed_everything(123)
+    a = torch.randn(5)
+    config.seed_everything(123)
+    assert torch.equal(a, torch.randn(5))
+    with pytest.raises(ValueError, match="seed -1"):
+        config.seed_everything(-1)
+
+
+def test_get_device(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert config.get_device() == torch.device("cpu")
+    monkeypatch.delenv("COURSE_DEVICE")
+    expected = "cuda" if torch.cuda.is_available() else None
+    assert config.get_device().type in {expected, "mps", "cpu"}
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            config.get_device("cuda")
+    with pytest.raises(ValueError, match="'tpu9' is not a torch device"):
+        config.get_device("tpu9")
+
+
+def test_summary_is_one_line(monkeypatch):
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    line = config.summary(torch.device("cpu"))
+    assert "\n" not in line and "torch" in line and "device cpu" in line and "SMOKE" in line

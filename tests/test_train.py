@@ -1,0 +1,125 @@
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils import train
+from course_utils.config import seed_everything
+
+
+def toy_batches(n=64, batch=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 8, generator=g)
+    y = (x[:, 0] > 0).long()
+    return [(x[i:i + batch], y[i:i + batch]) for i in range(0, n, batch)]
+
+
+def make(seed=0):
+    seed_everything(seed)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    return model, torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def test_fit_learns_and_records_history():
+    model, opt = make()
+    hist = train.fit(model, toy_batches(), opt, epochs=20, val_loader=toy_batches(seed=1), progress=False)
+    assert hist.epoch == list(range(1, 21)) and len(hist.seconds) == 20
+    assert hist.train_loss[-1] < hist.train_loss[0]
+    assert hist.val_acc[-1] > 0.8
+
+
+def test_same_seed_same_losses():
+    m1, o1 = make(3)
+    h1 = train.fit(m1, toy_batches(), o1, epochs=3, progress=False)
+    m2, o2 = make(3)
+    h2 = train.fit(m2, toy_batches(), o2, epochs=3, progress=False)
+    assert h1.train_loss == h2.train_loss
+
+
+def test_resume_continues_where_it_stopped(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    m_full, o_full = make(1)
+    full = train.fit(m_full, toy_batches(), o_full, epochs=4, progress=False)
+    m, o = make(1)
+    train.fit(m, toy_batches(), o, epochs=2, checkpoint=ckpt, progress=False)
+    m2, o2 = make(99)  # a fresh model: everything must come from the checkpoint
+    resumed = train.fit(m2, toy_batches(), o2, epochs=4, checkpoint=ckpt, progress=False)
+    assert resumed.epoch == [1, 2, 3, 4]
+    assert resumed.train_loss == pytest.approx(full.train_loss, rel=1e-6)
+    for p, q in zip(m2.parameters(), m_full.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_resume_restores_scheduler(tmp_path):
+    ckpt = tmp_path / "s.pt"
+    m, o = make(0)
+    sched = train.warmup_cosine(o, warmup_steps=2, total_steps=16)
+    train.fit(m, toy_batches(), o, epochs=2, scheduler=sched, checkpoint=ckpt, progress=False)
+    m2, o2 = make(0)
+    sched2 = train.warmup_cosine(o2, warmup_steps=2, total_steps=16)
+    train.fit(m2, toy_batches(), o2, epochs=2, scheduler=sched2, checkpoint=ckpt, progress=False)
+    assert sched2.last_epoch == 8 and o2.param_groups[0]["lr"] == pytest.approx(o.param_groups[0]["lr"])
+
+
+def test_interrupted_save_keeps_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "model.pt"
+    train.save_checkpoint(path, value=torch.tensor([1.0]))
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(KeyboardInterrupt):
+        train.save_checkpoint(path, value=torch.tensor([2.0]))
+    assert train.load_checkpoint(path)["value"].item() == 1.0
+    assert os.listdir(tmp_path) == ["model.pt"]  # no temporary file left behind
+
+
+def test_load_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        train.load_checkpoint(tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="could not be read"):
+        train.load_checkpoint(bad)
+
+
+class Evil:
+    """An arbitrary object: a checkpoint holding one must not be unpickled."""
+
+
+def test_checkpoint_refuses_arbitrary_pickles(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"obj": Evil()}, path)
+    with pytest.raises(ValueError, match="could not be read"):
+        train.load_checkpoint(path)
+
+
+def test_max_minutes_stops_between_steps(monkeypatch):
+    clock = iter(range(0, 10_000, 30))  # every call to the clock advances 30 s
+    monkeypatch.setattr(train.time, "perf_counter", lambda: float(next(clock)))
+    model, opt = make()
+    hist = train.fit(model, toy_batches(n=640), opt, epochs=50, max_minutes=1, progress=False)
+    assert hist.stopped_early and len(hist) == 1
+
+
+def test_bad_arguments():
+    model, opt = make()
+    with pytest.raises(ValueError, match="epochs -1"):
+        train.fit(model, toy_batches(), opt, epochs=-1)
+    with pytest.raises(ValueError, match="max_minutes 0"):
+        train.fit(model, toy_batches(), opt, epochs=1, max_minutes=0)
+    with pytest.raises(ValueError, match="empty train_loader"):
+        train.fit(model, [], opt, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        train.warmup_cosine(opt, 10, 5)
+
+
+def test_evaluate_and_predict():
+    model, _ = make()
+    loss, acc = train.evaluate(model, toy_batches())
+    logits, targets = train.predict(model, toy_batches())
+    assert logits.shape == (64, 2) and targets.shape == (64,)
+    assert acc == pytest.approx(train.accuracy(logits, targets))
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, targets).item(), rel=1e-5)
