@@ -112,3 +112,44 @@ def class_counts(counts: dict[str, Sequence[int]], classes: Sequence[str], title
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def attention_heatmap(weights: torch.Tensor, queries: Sequence[str] | None = None, keys: Sequence[str] | None = None,
+                      title: str | None = None, annotate: bool = True, ax=None, cmap: str = "viridis") -> Figure:
+    """A heatmap of attention weights (L_q, L_k): rows are queries, columns keys."""
+    import seaborn as sns
+
+    w = weights.detach().cpu().float().numpy()
+    if w.ndim != 2:
+        raise ValueError(f"attention_heatmap needs a (L_q, L_k) matrix, got shape {w.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.5 * w.shape[1] + 2, 0.45 * w.shape[0] + 1.2))
+    else:
+        fig = ax.figure
+    small = annotate and w.size <= 144
+    sns.heatmap(w, annot=small, fmt=".2f", cmap=cmap, vmin=0, vmax=1, cbar=not small, square=True, ax=ax,
+                xticklabels=list(keys) if keys is not None else "auto",
+                yticklabels=list(queries) if queries is not None else "auto", annot_kws={"fontsize": 7})
+    ax.set(xlabel="key", ylabel="query")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def loglog_cost(sizes: Sequence[float], series: dict[str, Sequence[float]], xlabel: str, ylabel: str,
+                title: str | None = None, slopes: Sequence[int] = (1, 2)) -> Figure:
+    """Measured cost against size on log-log axes, with reference lines of the given slopes."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = np.asarray(sizes, dtype=float)
+    for (name, values), marker in zip(series.items(), "osD^v"):
+        ax.plot(sizes, values, marker=marker, label=name)
+    finite = [np.asarray(v, float) for v in series.values()]
+    anchor = np.nanmax([v[0] for v in finite])
+    for slope, style in zip(slopes, (":", "--", "-.")):
+        ax.plot(sizes, anchor * (sizes / sizes[0]) ** slope, style, color="grey", alpha=0.6, label=f"∝ size^{slope}")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title or "")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,147 @@
+"""Exercise checkers: call one with your function and read the verdict.
+
+Each checker runs your function on small inputs, compares it with the course's tested
+version and says what was expected, what came, and a hint. It never shows the solution.
+A verdict is truthy when the exercise is solved; in a notebook it displays as one line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from . import attention
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a checker: ``ok`` and a message for the student."""
+
+    name: str
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'} {self.name}: {self.message}"
+
+    __str__ = __repr__
+
+
+def _call(name: str, fn: Callable, *args):
+    """Run the student's function; a Verdict instead of a result when it cannot run."""
+    try:
+        return fn(*args), None
+    except NotImplementedError:
+        return None, Verdict(name, False, "not done yet: replace the `raise NotImplementedError` with your code")
+    except Exception as exc:  # the student's code failed: say how, kindly
+        return None, Verdict(name, False, f"your function raised {type(exc).__name__}: {exc}")
+
+
+def _tensor(name: str, got, shape: tuple, what: str) -> Verdict | None:
+    if not isinstance(got, torch.Tensor):
+        return Verdict(name, False, f"expected {what} as a torch.Tensor, got {type(got).__name__}")
+    if tuple(got.shape) != tuple(shape):
+        return Verdict(name, False, f"expected {what} of shape {tuple(shape)}, got {tuple(got.shape)}")
+    return None
+
+
+def _inputs(seed: int = 0, b: int = 2, lq: int = 3, lk: int = 5, d: int = 4, dv: int = 6):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(b, lq, d, generator=g), torch.randn(b, lk, d, generator=g), torch.randn(b, lk, dv, generator=g))
+
+
+def check_attention_scores(fn: Callable) -> Verdict:
+    """fn(q (B, L_q, d_k), k (B, L_k, d_k)) → scaled scores q kᵀ/√d_k (B, L_q, L_k)."""
+    name = "attention scores"
+    q, k, _ = _inputs()
+    got, failed = _call(name, fn, q, k)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (2, 3, 5), "scores (B, L_q, L_k)")
+    if bad is not None:
+        return bad
+    want = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if torch.allclose(got, want, atol=1e-5):
+        return Verdict(name, True, "correct: q kᵀ / √d_k, shape (B, L_q, L_k)")
+    if torch.allclose(got, want * math.sqrt(q.shape[-1]), atol=1e-5):
+        return Verdict(name, False, "the dot products are right but not scaled: divide by √d_k")
+    if torch.allclose(got, want * q.shape[-1] ** 0.5 / q.shape[-1], atol=1e-5):
+        return Verdict(name, False, "you divided by d_k; the scale is √d_k")
+    return Verdict(name, False, f"the values differ from q kᵀ/√d_k (largest difference {(got - want).abs().max():.3g}); "
+                                "check which dimensions you transpose")
+
+
+def check_weighted_sum(fn: Callable) -> Verdict:
+    """fn(scores (B, L_q, L_k), v (B, L_k, d_v)) → (out (B, L_q, d_v), weights (B, L_q, L_k))."""
+    name = "softmax-weighted sum"
+    q, k, v = _inputs(1)
+    scores = q @ k.transpose(-2, -1) / 2
+    got, failed = _call(name, fn, scores, v)
+    if failed is not None:
+        return failed
+    if not (isinstance(got, tuple) and len(got) == 2):
+        return Verdict(name, False, "return two tensors: (out, weights)")
+    out, weights = got
+    bad = _tensor(name, weights, (2, 3, 5), "weights (B, L_q, L_k)")
+    bad = bad if bad is not None else _tensor(name, out, (2, 3, 6), "out (B, L_q, d_v)")
+    if bad is not None:
+        return bad
+    want = scores.softmax(-1)
+    if not torch.allclose(weights, want, atol=1e-5):
+        if torch.allclose(weights, scores.softmax(-2), atol=1e-5):
+            return Verdict(name, False, "your weights sum to one over the queries: take the softmax over the keys (dim=-1)")
+        sums = weights.sum(-1)
+        return Verdict(name, False, f"each row of weights should sum to 1 over the keys; yours sum to "
+                                    f"{sums.min():.3f}..{sums.max():.3f}")
+    if not torch.allclose(out, want @ v, atol=1e-5):
+        return Verdict(name, False, "the weights are right but out is not weights @ v")
+    return Verdict(name, True, "correct: each query's output is a weighted average of the values")
+
+
+def check_causal_mask(fn: Callable) -> Verdict:
+    """fn(L) → boolean (L, L), True where query i may attend to key j (j <= i)."""
+    name = "causal mask"
+    got, failed = _call(name, fn, 5)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (5, 5), "a mask (L, L)")
+    if bad is not None:
+        return bad
+    if got.dtype != torch.bool:
+        return Verdict(name, False, f"expected a boolean mask, got dtype {got.dtype}")
+    want = attention.causal_mask(5)
+    if torch.equal(got, want):
+        return Verdict(name, True, "correct: True on and below the diagonal (a query sees itself and the past)")
+    if torch.equal(got, ~want):
+        return Verdict(name, False, "the mask is inverted: in this course True means 'may attend' (PyTorch's SDPA "
+                                    "convention), so query i must see keys 0..i")
+    if torch.equal(got, want.T):
+        return Verdict(name, False, "your mask lets queries see the future: True must be on and below the diagonal")
+    if torch.equal(got, want & ~torch.eye(5, dtype=torch.bool)):
+        return Verdict(name, False, "the diagonal is missing: a query may attend to its own position")
+    return Verdict(name, False, "not a causal mask: row i should be True exactly for keys 0..i")
+
+
+def check_split_heads(fn: Callable) -> Verdict:
+    """fn(x (B, L, D), num_heads) → (B, num_heads, L, D / num_heads), head h holding channels h·hd..(h+1)·hd."""
+    name = "split heads"
+    x = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2, 3, 8)
+    got, failed = _call(name, fn, x, 2)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (2, 2, 3, 4), "heads (B, num_heads, L, head_dim)")
+    if bad is not None:
+        return bad
+    want = x.view(2, 3, 2, 4).transpose(1, 2)
+    if torch.equal(got, want):
+        return Verdict(name, True, "correct: view (B, L, nh, hd), then swap L and nh")
+    if torch.equal(got, x.view(2, 2, 3, 4)):
+        return Verdict(name, False, "right shape, wrong values: a plain view mixes tokens into heads; "
+                                    "view as (B, L, nh, hd) first, then transpose")
+    return Verdict(name, False, "right shape, wrong values: head h should hold channels h·hd to (h+1)·hd of every token")
