@@ -28,7 +28,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
 test: $(STAMP)
-	COURSE_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests $(NBVAL) $(NB)
+	COURSE_SMOKE=1 $(PY) -m pytest tests $(NBVAL) $(NB)
 
 smoke: $(STAMP)
 	COURSE_SMOKE=1 $(PY) -m pytest $(NBVAL) $(NB)

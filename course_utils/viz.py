@@ -149,6 +149,8 @@ def loglog_cost(sizes: Sequence[float], series: dict[str, Sequence[float]], xlab
     for slope, style in zip(slopes, (":", "--", "-.")):
         ax.plot(sizes, anchor * (sizes / sizes[0]) ** slope, style, color="grey", alpha=0.6, label=f"∝ size^{slope}")
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title or "")
+    ax.set_xticks(sizes, [f"{s:g}" for s in sizes])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -15,6 +15,7 @@ def attention_explorer(q: torch.Tensor, k: torch.Tensor, tokens: Sequence[str]):
     Returns the ipywidgets container (display it, or let it be a cell's last value).
     """
     import ipywidgets as widgets
+    from IPython.display import display
 
     if q.ndim != 2 or k.ndim != 2 or len(tokens) != k.shape[0]:
         raise ValueError(f"need q (L, d), k (L, d) and {k.shape[0]} token names, got q {tuple(q.shape)}, "
@@ -35,7 +36,8 @@ def attention_explorer(q: torch.Tensor, k: torch.Tensor, tokens: Sequence[str]):
             ax.set(ylim=(0, 1), ylabel="weight",
                    title=f"query '{tokens[query.value]}', T={temperature.value:.2f}: "
                          f"max weight {weights.max():.2f}, entropy {-(weights * weights.clamp_min(1e-12).log()).sum():.2f} nats")
-            plt.show(fig)
+            display(fig)
+            plt.close(fig)
 
     query.observe(draw, names="value")
     temperature.observe(draw, names="value")

@@ -76,11 +76,19 @@ def parse(text: str, notebook_name: str) -> list:
     return cells
 
 
-def build_one(src: Path) -> Path:
-    """Write notebooks/<src stem>.ipynb from ``src``."""
+def _signature(cells) -> list:
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in cells]
+
+
+def build_one(src: Path) -> Path | None:
+    """Write notebooks/<src stem>.ipynb from ``src``; None (and nothing written) if it is up to date."""
     name = src.stem + ".ipynb"
+    cells = parse(src.read_text(), name)
+    out = OUT / name
+    if out.exists() and _signature(nbformat.read(out, as_version=4).cells) == _signature(cells):
+        return None  # keep its outputs
     nb = nbformat.v4.new_notebook()
-    nb.cells = parse(src.read_text(), name)
+    nb.cells = cells
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"c{i:03d}"
     nb.metadata = {
@@ -88,7 +96,6 @@ def build_one(src: Path) -> Path:
         "language_info": {"name": "python"},
         "colab": {"provenance": []},
     }
-    out = OUT / name
     nbformat.write(nb, out)
     return out
 
@@ -110,7 +117,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "build":
         for src in sorted(SRC.glob("*.py")):
-            print("built", build_one(src).relative_to(ROOT))
+            out = build_one(src)
+            print(f"built {out.relative_to(ROOT)} (execute it next)" if out else f"{src.name}: notebook up to date")
     else:
         import time
         for name in args.notebooks or sorted(str(p) for p in OUT.glob("*.ipynb")):
