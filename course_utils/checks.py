@@ -145,3 +145,69 @@ def check_split_heads(fn: Callable) -> Verdict:
         return Verdict(name, False, "right shape, wrong values: a plain view mixes tokens into heads; "
                                     "view as (B, L, nh, hd) first, then transpose")
     return Verdict(name, False, "right shape, wrong values: head h should hold channels h·hd to (h+1)·hd of every token")
+
+
+def check_patchify(fn: Callable) -> Verdict:
+    """fn(images (B, C, H, W), P) → (B, N, C·P·P), row-major patches each flattened as (C, P, P)."""
+    from .patches import patchify
+
+    name = "patchify"
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    got, failed = _call(name, fn, images, 4)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (2, 4, 48), "patches (B, N, C·P·P)")
+    if bad is not None:
+        return bad
+    want = patchify(images, 4)
+    if torch.equal(got, want):
+        return Verdict(name, True, "correct: row-major patches, each flattened as (C, P, P)")
+    for i in range(4):
+        if not torch.equal(torch.sort(got[0, i]).values, torch.sort(want[0, i]).values):
+            return Verdict(name, False, f"patch {i} holds pixels from outside its {4}x{4} square: after unfold, "
+                                        "keep both grid dimensions together before the pixel dimensions")
+    return Verdict(name, False, "each patch has the right pixels in the wrong order: flatten as (C, P, P), "
+                                "channel first, then the patch's rows, then its columns")
+
+
+def check_sinusoidal_1d(fn: Callable) -> Verdict:
+    """fn(num_positions, dim) → (num_positions, dim) with sin on even and cos on odd channels."""
+    from .positional import sinusoidal_1d
+
+    name = "sinusoidal encoding"
+    got, failed = _call(name, fn, 16, 64)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (16, 64), "a table (num_positions, dim)")
+    if bad is not None:
+        return bad
+    want = sinusoidal_1d(16, 64)
+    got = got.float()
+    if torch.allclose(got, want, atol=1e-5):
+        return Verdict(name, True, "correct: PE[p, 2i] = sin(p/10000^(2i/D)), PE[p, 2i+1] = cos(same angle)")
+    if torch.allclose(got[:, 0::2], want[:, 1::2], atol=1e-5):
+        return Verdict(name, False, "sin and cos are swapped: even channels take sin, odd channels cos")
+    if torch.allclose(got[:, 0::2], want[:, 0::2], atol=1e-5):
+        return Verdict(name, False, "the sin channels are right; each cos channel must use the same angle as the "
+                                    "sin channel just before it (exponent 2i/D, not (2i+1)/D)")
+    return Verdict(name, False, "values differ from the formula; check the exponent 2i/D and that positions start at 0")
+
+
+def check_cosine_similarity(fn: Callable) -> Verdict:
+    """fn(x (N, D)) → (N, N) cosine similarities."""
+    from .positional import cosine_similarity_matrix
+
+    name = "cosine similarity matrix"
+    x = torch.randn(6, 5, generator=torch.Generator().manual_seed(4)) * torch.arange(1, 7).view(6, 1)
+    got, failed = _call(name, fn, x)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (6, 6), "similarities (N, N)")
+    if bad is not None:
+        return bad
+    want = cosine_similarity_matrix(x)
+    if torch.allclose(got.float(), want, atol=1e-5):
+        return Verdict(name, True, "correct: dot products of unit vectors; 1 on the diagonal")
+    if torch.allclose(got.float(), x @ x.T, atol=1e-4):
+        return Verdict(name, False, "these are raw dot products: divide each row by its norm first")
+    return Verdict(name, False, "the diagonal must be 1 and the matrix symmetric: normalise each row to length 1")

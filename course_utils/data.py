@@ -456,3 +456,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def sample_photo(size: int = 256) -> torch.Tensor:
+    """A real photograph that ships inside matplotlib (Grace Hopper, 1984 portrait), uint8 (3, size, size).
+
+    The 600×512 original is cropped to its top 512×512 square (her face and cap) and resized.
+    No download: the file is part of matplotlib's sample data.
+    """
+    import matplotlib.cbook as cbook
+    from PIL import Image
+
+    if size < 8:
+        raise ValueError(f"size {size} must be at least 8 pixels")
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        image = Image.open(handle).convert("RGB")
+        side = min(image.size)
+        image = image.crop((0, 0, side, side)).resize((size, size), Image.Resampling.LANCZOS)
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).contiguous()
