@@ -155,3 +155,89 @@ def loglog_cost(sizes: Sequence[float], series: dict[str, Sequence[float]], xlab
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def patch_grid(image: torch.Tensor, patch_size: int, numbers: bool = True, title: str | None = None,
+               ax=None, size: float = 4.0) -> Figure:
+    """An image (C, H, W) with its P×P patch grid drawn over it and the patches numbered row-major."""
+    arr = _to_hwc(image)
+    h, w = arr.shape[:2]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(size, size * h / w))
+    else:
+        fig = ax.figure
+    ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
+    for x in range(0, w + 1, patch_size):
+        ax.axvline(x - 0.5, color="white", lw=1)
+    for y in range(0, h + 1, patch_size):
+        ax.axhline(y - 0.5, color="white", lw=1)
+    n_w = w // patch_size
+    if numbers and (h // patch_size) * n_w <= 64:
+        for i in range((h // patch_size) * n_w):
+            r, c = divmod(i, n_w)
+            ax.text(c * patch_size + patch_size / 2 - 0.5, r * patch_size + patch_size / 2 - 0.5, str(i),
+                    ha="center", va="center", color="yellow", fontsize=9, fontweight="bold")
+    ax.set(xticks=[], yticks=[], title=title or f"{(h // patch_size) * n_w} patches of {patch_size}×{patch_size}")
+    return fig
+
+
+def patch_tiles(tokens: torch.Tensor, patch_size: int, channels: int, ncols: int | None = None,
+                title: str | None = None, size: float = 0.9) -> Figure:
+    """Flattened patches (N, C·P·P), each shown as a small image, numbered in order."""
+    n = tokens.shape[0]
+    ncols = ncols or int(round(n**0.5))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.2) * nrows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            tile = tokens[i].reshape(channels, patch_size, patch_size)
+            ax.imshow(_to_hwc(tile), cmap="gray" if channels == 1 else None, interpolation="nearest")
+            ax.set_title(str(i), fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def matrix_heatmap(matrix: torch.Tensor, title: str | None = None, xlabel: str = "", ylabel: str = "",
+                   annotate: bool = False, ax=None, cmap: str = "viridis", vmin=None, vmax=None,
+                   size: float = 4.5, fmt: str = ".2f") -> Figure:
+    """A seaborn heatmap of any 2D tensor (an encoding table, a similarity matrix)."""
+    import seaborn as sns
+
+    m = matrix.detach().cpu().float().numpy()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(size * min(2.2, max(1.0, m.shape[1] / m.shape[0])), size))
+    else:
+        fig = ax.figure
+    sns.heatmap(m, annot=annotate, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, ax=ax, annot_kws={"fontsize": 6})
+    ax.set(title=title or "", xlabel=xlabel, ylabel=ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def similarity_maps(table: torch.Tensor, height: int, width: int, title: str | None = None,
+                    vmin: float | None = None, size: float = 0.75, axes_grid=None) -> Figure:
+    """For every grid cell, its cosine similarity to all cells, as an H×W map placed at that cell.
+
+    ``table``: encodings (H·W, D), row-major. Like figure 7 of the ViT paper.
+    """
+    from .positional import cosine_similarity_matrix
+
+    sim = cosine_similarity_matrix(table).cpu().numpy()  # (N, N)
+    if axes_grid is None:
+        fig, axes = plt.subplots(height, width, figsize=(size * width + 0.6, size * height + 0.5), squeeze=False)
+    else:
+        axes = axes_grid
+        fig = axes.flat[0].figure
+    lo = sim.min() if vmin is None else vmin
+    for i, ax in enumerate(axes.flat):
+        im = ax.imshow(sim[i].reshape(height, width), vmin=lo, vmax=1, cmap="viridis")
+        ax.set(xticks=[], yticks=[])
+        ax.set_title(str(i), fontsize=6, pad=1)
+    if axes_grid is None:
+        fig.colorbar(im, ax=axes, shrink=0.6, label="cosine similarity")
+        if title:
+            fig.suptitle(title)
+    return fig

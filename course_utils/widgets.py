@@ -43,3 +43,64 @@ def attention_explorer(q: torch.Tensor, k: torch.Tensor, tokens: Sequence[str]):
     temperature.observe(draw, names="value")
     draw()
     return widgets.VBox([widgets.HBox([query, temperature]), out])
+
+
+def patch_size_explorer(image: torch.Tensor):
+    """A patch-size slider over an image (C, H, W): the grid, the token count, the attention matrix size."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from . import viz
+    from .patches import num_patches
+
+    h, w = image.shape[-2:]
+    sizes = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
+    slider = widgets.SelectionSlider(options=sizes, value=sizes[len(sizes) // 2], description="patch size")
+    out = widgets.Output()
+
+    def draw(*_):
+        p = slider.value
+        n = num_patches((h, w), p)
+        with out:
+            out.clear_output(wait=True)
+            fig = viz.patch_grid(image, p, numbers=n <= 64,
+                                 title=f"P={p}: {n:,} tokens, attention matrix {n:,}² = {n * n:,} entries")
+            display(fig)
+            plt.close(fig)
+
+    slider.observe(draw, names="value")
+    draw()
+    return widgets.VBox([slider, out])
+
+
+def similarity_explorer(tables: dict, height: int, width: int):
+    """Pick a method (a named (H·W, D) table) and a patch; see its cosine similarity to every patch."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from .positional import cosine_similarity_matrix
+
+    method = widgets.Dropdown(options=list(tables), description="encoding")
+    patch = widgets.IntSlider(value=0, min=0, max=height * width - 1, description="patch")
+    out = widgets.Output()
+
+    def draw(*_):
+        sim = cosine_similarity_matrix(tables[method.value])[patch.value].reshape(height, width)
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(3.8, 3.4))
+            im = ax.imshow(sim.numpy(), cmap="viridis", vmin=float(sim.min()), vmax=1)
+            r, c = divmod(patch.value, width)
+            ax.scatter([c], [r], marker="*", s=160, color="red")
+            for i in range(height * width):
+                rr, cc = divmod(i, width)
+                ax.text(cc, rr + 0.3, f"{sim[rr, cc]:.2f}", ha="center", fontsize=7, color="white")
+            ax.set(xticks=range(width), yticks=range(height), title=f"{method.value}: similarity to patch {patch.value}")
+            fig.colorbar(im, ax=ax)
+            display(fig)
+            plt.close(fig)
+
+    method.observe(draw, names="value")
+    patch.observe(draw, names="value")
+    draw()
+    return widgets.VBox([widgets.HBox([method, patch]), out])
