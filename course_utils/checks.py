@@ -211,3 +211,61 @@ def check_cosine_similarity(fn: Callable) -> Verdict:
     if torch.allclose(got.float(), x @ x.T, atol=1e-4):
         return Verdict(name, False, "these are raw dot products: divide each row by its norm first")
     return Verdict(name, False, "the diagonal must be 1 and the matrix symmetric: normalise each row to length 1")
+
+
+def check_conv_attention(fn: Callable) -> Verdict:
+    """fn(q, k, v), each (B, C, N) (channels first, N positions) → out (B, C, N), attention over positions."""
+    name = "conv attention"
+    g = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(2, 8, 6, generator=g) for _ in range(3))
+    got, failed = _call(name, fn, q, k, v)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (2, 8, 6), "out (B, C, N)")
+    if bad is not None:
+        return bad
+    weights = torch.softmax(q.transpose(1, 2) @ k / math.sqrt(8), dim=-1)  # (B, N_q, N_k)
+    want = v @ weights.transpose(1, 2)  # (B, C, N_q)
+    if torch.allclose(got, want, atol=1e-5):
+        return Verdict(name, True, "correct: each position's output averages the values with its own weights, scaled by 1/√C")
+    unscaled = torch.softmax(q.transpose(1, 2) @ k, dim=-1)
+    if torch.allclose(got, v @ unscaled.transpose(1, 2), atol=1e-5):
+        return Verdict(name, False, "the weights are applied the right way round, but the scores are not divided by √C")
+    if torch.allclose(got, v @ weights, atol=1e-5) or torch.allclose(got, v @ unscaled, atol=1e-5):
+        return Verdict(name, False, "v @ weights sums over the query index: each output column must use one query's "
+                                    "row of weights (transpose the weights)")
+    constant = torch.ones(2, 8, 6)
+    again, _ = _call(name, fn, q, k, constant)
+    if isinstance(again, torch.Tensor) and not torch.allclose(again, constant, atol=1e-5):
+        return Verdict(name, False, "a constant value map must come out unchanged (weights summing to one); yours does not")
+    return Verdict(name, False, "the values differ from softmax(qᵀk/√C) applied to v; check the shapes of each product")
+
+
+def check_token_count(tokens, entries) -> Verdict:
+    """A 224×224 image, 16×16 patches, plus a class token: (tokens, attention-matrix entries)."""
+    name = "token count"
+    if tokens is Ellipsis or entries is Ellipsis:
+        return Verdict(name, False, "not done yet: replace each ... with your answer")
+    n = (224 // 16) ** 2
+    if (tokens, entries) == (n + 1, (n + 1) ** 2):
+        return Verdict(name, True, "correct: 14 × 14 patches + 1 class token, and the square of that")
+    if tokens == n:
+        return Verdict(name, False, "you counted the patches; the encoder also sees the class token")
+    if tokens == n + 1 and entries != tokens**2:
+        return Verdict(name, False, "the token count is right; an attention matrix has one entry per (query, key) pair")
+    return Verdict(name, False, "count the patches per side (224 / 16), square it, add the class token")
+
+
+def check_attention_param_count(total, useful) -> Verdict:
+    """The notes' SelfAttentionLayer(128): (all parameters, those that can ever get a gradient on flat inputs)."""
+    name = "parameter count"
+    if total is Ellipsis or useful is Ellipsis:
+        return Verdict(name, False, "not done yet: replace each ... with your answer")
+    one = 128 * 128 + 128
+    if (total, useful) == (3 * one, one):
+        return Verdict(name, True, "correct: three Linear(128, 128) maps, and only the value projection matters")
+    if total == 3 * 128 * 128:
+        return Verdict(name, False, "don't forget the biases: each Linear(128, 128) has 128 of them")
+    if total == 3 * one:
+        return Verdict(name, False, "the total is right; with one token, which projections can change the output?")
+    return Verdict(name, False, "count weights and biases of the query, key and value maps")

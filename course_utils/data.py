@@ -391,7 +391,8 @@ class BatchLoader:
                 images = torch.stack([self._strong(img) for img in images])
                 torch.random.set_rng_state(state)
             if self.augment != "none":
-                images = random_crop_flip(images, flip=self.dataset.name != "mnist", generator=self.generator)
+                mnist = self.dataset.name == "mnist"  # digits: small shifts, never mirrored
+                images = random_crop_flip(images, padding=2 if mnist else 4, flip=not mnist, generator=self.generator)
             x = normalize(images, self.dataset.mean, self.dataset.std)
             yield x.to(self.device, non_blocking=True), self.dataset.targets[idx].to(self.device, non_blocking=True)
 

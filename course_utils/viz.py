@@ -241,3 +241,27 @@ def similarity_maps(table: torch.Tensor, height: int, width: int, title: str | N
         if title:
             fig.suptitle(title)
     return fig
+
+
+def attention_overlay(images: torch.Tensor, maps: torch.Tensor, titles: Sequence[str] | None = None,
+                      ncols: int = 8, size: float = 1.6, alpha: float = 0.55) -> Figure:
+    """Images (B, C, H, W) with attention maps (B, h, w) upsampled and drawn over them."""
+    import torch.nn.functional as F
+
+    b = images.shape[0]
+    up = F.interpolate(maps[:, None].float(), size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    ncols = min(ncols, b)
+    nrows = -(-b // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.25) * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= b:
+            continue
+        arr = _to_hwc(images[i])
+        ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None)
+        heat = up[i] / up[i].max().clamp_min(1e-12)
+        ax.imshow(heat.numpy(), cmap="inferno", alpha=alpha)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -95,8 +95,10 @@ def similarity_explorer(tables: dict, height: int, width: int):
             for i in range(height * width):
                 rr, cc = divmod(i, width)
                 ax.text(cc, rr + 0.3, f"{sim[rr, cc]:.2f}", ha="center", fontsize=7, color="white")
-            ax.set(xticks=range(width), yticks=range(height), title=f"{method.value}: similarity to patch {patch.value}")
+            ax.set(xticks=range(width), yticks=range(height))
+            ax.set_title(f"{method.value}: similarity to patch {patch.value}", fontsize=9)
             fig.colorbar(im, ax=ax)
+            fig.tight_layout()
             display(fig)
             plt.close(fig)
 
@@ -104,3 +106,46 @@ def similarity_explorer(tables: dict, height: int, width: int):
     patch.observe(draw, names="value")
     draw()
     return widgets.VBox([widgets.HBox([method, patch]), out])
+
+
+def digit_explorer(model, dataset, attention_fn):
+    """Pick a test image: see it, the model's class probabilities and where its attention goes.
+
+    ``attention_fn(images (1, C, H, W)) → (1, h, w)``: a map of attention over positions.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from .data import normalize
+
+    index = widgets.IntSlider(value=0, min=0, max=len(dataset) - 1, description="test image")
+    out = widgets.Output()
+
+    def draw(*_):
+        image = dataset.images[index.value : index.value + 1]  # (1, C, H, W) uint8
+        x = normalize(image, dataset.mean, dataset.std)
+        model.eval()
+        with torch.no_grad():
+            probs = model(x).softmax(-1)[0]
+            heat = attention_fn(x)[0]
+        with out:
+            out.clear_output(wait=True)
+            fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(9, 2.8), gridspec_kw={"width_ratios": [1, 1, 1.6]})
+            ax1.imshow(image[0, 0], cmap="gray")
+            ax1.set_title(f"label {int(dataset.targets[index.value])}")
+            ax2.imshow(image[0, 0], cmap="gray")
+            big = torch.nn.functional.interpolate(heat[None, None], size=image.shape[-2:], mode="bilinear")[0, 0]
+            ax2.imshow(big.numpy(), cmap="inferno", alpha=0.55)
+            ax2.set_title("attention received")
+            for ax in (ax1, ax2):
+                ax.axis("off")
+            ax3.bar(range(len(probs)), probs.numpy(), color="tab:blue")
+            ax3.set(xticks=range(len(probs)), ylim=(0, 1), title=f"prediction {int(probs.argmax())} "
+                                                                  f"({100 * probs.max():.1f} %)")
+            fig.tight_layout()
+            display(fig)
+            plt.close(fig)
+
+    index.observe(draw, names="value")
+    draw()
+    return widgets.VBox([index, out])

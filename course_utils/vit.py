@@ -1,0 +1,157 @@
+"""A Vision Transformer built from the course's own parts (Dosovitskiy et al., 2021).
+
+    images (B, C, H, W) → patch tokens (B, N, D) → [CLS] + tokens + positions (B, 1+N, D)
+    → depth × pre-norm encoder block → LayerNorm → pool (CLS or mean) → Linear → logits (B, K)
+
+Each block is two residual lines (nanoGPT's shape):
+    x = x + attention(norm1(x))
+    x = x + mlp(norm2(x))
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .attention import MultiHeadAttention
+from .patches import PatchEmbedding
+from .positional import sinusoidal_2d
+
+POS_EMBEDDINGS = ("learned", "sincos2d")
+POOLS = ("cls", "mean")
+
+
+class MLP(nn.Module):
+    """Linear → GELU → dropout → Linear → dropout: (B, L, D) → (B, L, D)."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer encoder block: (B, L, D) → (B, L, D), optionally with its attention weights."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim), MultiHeadAttention(dim, num_heads)
+        self.norm2, self.mlp = nn.LayerNorm(dim), MLP(dim, mlp_dim, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        if return_attention:
+            a, weights = self.attn(self.norm1(x), return_attention=True)  # weights (B, heads, L, L)
+            x = x + self.drop(a)
+        else:
+            x = x + self.drop(self.attn(self.norm1(x)))
+        x = x + self.mlp(self.norm2(x))
+        return (x, weights) if return_attention else x
+
+
+class Encoder(nn.Module):
+    """``depth`` blocks and a final LayerNorm: (B, L, D) → (B, L, D)."""
+
+    def __init__(self, dim: int, depth: int, num_heads: int, mlp_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_dim, dropout) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+    def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every block's attention weights for the tokens x: a list of (B, heads, L, L)."""
+        maps = []
+        for block in self.blocks:
+            x, weights = block(x, return_attention=True)
+            maps.append(weights)
+        return maps
+
+
+@dataclass
+class ViTConfig:
+    """Everything that defines a ViT (stored in its checkpoints)."""
+
+    image_size: int = 32
+    patch_size: int = 4
+    in_channels: int = 3
+    num_classes: int = 10
+    embed_dim: int = 192
+    depth: int = 6
+    num_heads: int = 3
+    mlp_dim: int = 384
+    dropout: float = 0.0
+    pos_embedding: str = "learned"
+    pool: str = "cls"
+
+
+class ViT(nn.Module):
+    """Vision Transformer: images (B, C, H, W) → logits (B, num_classes)."""
+
+    def __init__(self, image_size: int = 32, patch_size: int = 4, in_channels: int = 3, num_classes: int = 10,
+                 embed_dim: int = 192, depth: int = 6, num_heads: int = 3, mlp_dim: int = 384, dropout: float = 0.0,
+                 pos_embedding: str = "learned", pool: str = "cls"):
+        super().__init__()
+        if pos_embedding not in POS_EMBEDDINGS:
+            raise ValueError(f"pos_embedding {pos_embedding!r} is not one of {POS_EMBEDDINGS}")
+        if pool not in POOLS:
+            raise ValueError(f"pool {pool!r} is not one of {POOLS}")
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        self.config = ViTConfig(image_size, patch_size, in_channels, num_classes, embed_dim, depth, num_heads,
+                                mlp_dim, dropout, pos_embedding, pool)
+        self.patch_embed = PatchEmbedding(image_size, patch_size, in_channels, embed_dim)  # checks divisibility
+        n_h, n_w = self.patch_embed.grid
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        if pos_embedding == "learned":
+            self.pos_embed = nn.Parameter(torch.randn(1, n_h * n_w, embed_dim) * 0.02)
+        else:  # fixed, so a buffer: saved with the model, moved with .to(), never trained
+            self.register_buffer("pos_embed", sinusoidal_2d(n_h, n_w, embed_dim).unsqueeze(0))
+        self.drop = nn.Dropout(dropout)
+        self.encoder = Encoder(embed_dim, depth, num_heads, mlp_dim, dropout)
+        self.head = nn.Linear(embed_dim, num_classes)
+        self.apply(_init_weights)
+
+    @classmethod
+    def from_config(cls, config: ViTConfig | dict) -> "ViT":
+        """A ViT built from a ViTConfig or its dict."""
+        return cls(**(asdict(config) if isinstance(config, ViTConfig) else config))
+
+    def tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, H, W) → the encoder's input (B, 1 + N, D): CLS, then patches with positions."""
+        x = self.patch_embed(images) + self.pos_embed  # (B, N, D)
+        cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
+        return self.drop(torch.cat([cls, x], dim=1))  # (B, 1 + N, D)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.encoder(self.tokens(images))  # (B, 1 + N, D)
+        pooled = x[:, 0] if self.config.pool == "cls" else x[:, 1:].mean(dim=1)  # (B, D)
+        return self.head(pooled)  # (B, num_classes)
+
+    @torch.no_grad()
+    def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's attention weights: a list of depth tensors (B, heads, 1 + N, 1 + N)."""
+        return self.encoder.attention_maps(self.tokens(images))
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
