@@ -269,3 +269,48 @@ def check_attention_param_count(total, useful) -> Verdict:
     if total == 3 * one:
         return Verdict(name, False, "the total is right; with one token, which projections can change the output?")
     return Verdict(name, False, "count weights and biases of the query, key and value maps")
+
+
+def check_window_partition(fn: Callable) -> Verdict:
+    """fn(x (B, H, W, C), M) → windows (B·num_windows, M, M, C), windows row-major."""
+    from .swin import window_partition
+
+    name = "window partition"
+    x = torch.arange(2 * 8 * 8 * 3, dtype=torch.float32).view(2, 8, 8, 3)
+    got, failed = _call(name, fn, x, 4)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (8, 4, 4, 3), "windows (B·num_windows, M, M, C)")
+    if bad is not None:
+        return bad
+    want = window_partition(x, 4)
+    if torch.equal(got, want):
+        return Verdict(name, True, "correct: split H and W into (windows, M), bring the two window indices together")
+    if torch.equal(got, x.view(8, 4, 4, 3)):
+        return Verdict(name, False, "a plain view cuts rows of the map, not squares: view as (B, H/M, M, W/M, M, C), "
+                                    "then permute")
+    if torch.equal(torch.sort(got.flatten()).values, torch.sort(want.flatten()).values):
+        return Verdict(name, False, "every pixel is there, but windows are not M×M squares in row-major order")
+    return Verdict(name, False, "the values differ from the input's: did you reshape without permuting back?")
+
+
+def check_relative_index(fn: Callable) -> Verdict:
+    """fn(M) → (M², M²) long: index of (Δrow, Δcol) + (M−1) in a (2M−1)² table, row-major."""
+    from .swin import relative_position_index
+
+    name = "relative position index"
+    got, failed = _call(name, fn, 3)
+    if failed is not None:
+        return failed
+    bad = _tensor(name, got, (9, 9), "an index (M², M²)")
+    if bad is not None:
+        return bad
+    want = relative_position_index(3)
+    if torch.equal(got.long(), want):
+        return Verdict(name, True, "correct: 25 = (2·3−1)² offsets, the same offset always the same index")
+    if torch.equal(got.long(), want.T):
+        return Verdict(name, False, "transposed: entry [i, j] is the offset of query i relative to key j (i minus j)")
+    if got.max() > 24 or got.min() < 0:
+        return Verdict(name, False, f"indices must lie in 0..24 for M=3, yours span {int(got.min())}..{int(got.max())}: "
+                                    "add M−1 to each offset before combining")
+    return Verdict(name, False, "combine the shifted offsets as Δrow·(2M−1) + Δcol")

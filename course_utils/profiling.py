@@ -122,14 +122,59 @@ def attention_cost(lengths, dim: int = 64, num_heads: int = 4, repeat: int = 5,
     return rows
 
 
-def _in_subprocess(lengths: list[int], dim: int, num_heads: int, repeat: int, what: str) -> list[dict]:
+def _in_subprocess(lengths: list[int], dim: int, num_heads: int, repeat: int, what: str,
+                   function: str = "attention_cost", **extra) -> list[dict]:
     import json
     import subprocess
     import sys
 
-    code = (f"import json; from course_utils.profiling import attention_cost; "
-            f"print(json.dumps(attention_cost({lengths!r}, {dim}, {num_heads}, {repeat}, measure=({what!r},))))")
+    kwargs = "".join(f", {k}={v!r}" for k, v in extra.items())
+    code = (f"import json; from course_utils.profiling import {function}; "
+            f"print(json.dumps({function}({lengths!r}, {dim}, {num_heads}, {repeat}, measure=({what!r},){kwargs})))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the {what} measurement failed in its subprocess:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def window_cost(sides, dim: int = 48, num_heads: int = 3, repeat: int = 3, window_size: int = 4,
+                measure: tuple[str, ...] = ("time", "memory"), fresh_process: bool = False) -> list[dict]:
+    """Global vs window attention on a side×side token map: time and peak memory (forward pass).
+
+    Global: every token attends to every token (the written-out form, so the (hw)² matrix exists).
+    Window: Swin's WindowAttention on M×M windows. Rows: side, tokens, global_s, window_s,
+    global_bytes, window_bytes.
+    """
+    if fresh_process:
+        rows = [{"side": n, "tokens": n * n} for n in sides]
+        for what in measure:
+            for row, part in zip(rows, _in_subprocess(list(sides), dim, num_heads, repeat, what, "window_cost",
+                                                      window_size=window_size)):
+                row.update(part)
+        return rows
+    import torch
+
+    from .attention import MultiHeadAttention
+    from .swin import WindowAttention, window_partition
+
+    if "memory" in measure and "time" not in measure:
+        _fix_malloc_threshold()
+    torch.manual_seed(0)
+    glob, local = MultiHeadAttention(dim, num_heads).eval(), WindowAttention(dim, window_size, num_heads).eval()
+    rows = []
+    with torch.inference_mode():
+        for side in sides:
+            x = torch.randn(1, side, side, dim)
+            tokens = x.view(1, side * side, dim)
+            windows = window_partition(x, window_size).view(-1, window_size**2, dim)
+            run_global = lambda: glob(tokens, return_attention=True)  # noqa: E731
+            run_window = lambda: local(windows)  # noqa: E731
+            row = {"side": side, "tokens": side * side}
+            if "time" in measure:
+                row.update(global_s=time_fn(run_global, repeat=repeat, min_seconds=0.05),
+                           window_s=time_fn(run_window, repeat=repeat, min_seconds=0.05))
+            if "memory" in measure:
+                run_global(), run_window()
+                row.update(global_bytes=peak_memory(run_global), window_bytes=peak_memory(run_window))
+            rows.append(row)
+    return rows

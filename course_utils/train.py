@@ -228,8 +228,9 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
         history.seconds.append(seconds)
         history.lr.append(optimizer.param_groups[0]["lr"])
         if progress:
+            scores = f"val loss {val_loss:.4f} acc {val_acc:.4f} | " if val_loader is not None else ""
             print(f"epoch {epoch + 1:3d}: train loss {total_loss / count:.4f} acc {correct / count:.4f} | "
-                  f"val loss {val_loss:.4f} acc {val_acc:.4f} | {seconds:.1f} s")
+                  f"{scores}{seconds:.1f} s")
         if checkpoint is not None:
             save_checkpoint(checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),
                             scheduler=scheduler.state_dict() if scheduler is not None else None,
@@ -245,3 +246,9 @@ def _bar(iterable: Iterable, desc: str, enabled: bool):
     if not enabled or tqdm is None:
         return iterable
     return tqdm(iterable, desc=desc, leave=False, mininterval=0.5)
+
+
+if __name__ == "__main__":  # python -m course_utils.train vit-cifar10 ...
+    from .recipes import main
+
+    raise SystemExit(main())

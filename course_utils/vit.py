@@ -155,3 +155,41 @@ def _init_weights(module: nn.Module) -> None:
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _default_checkpoint():
+    from .data import default_data_dir
+
+    return default_data_dir() / "checkpoints" / "vit_cifar10.pt"
+
+
+DEFAULT_CHECKPOINT = _default_checkpoint()
+
+
+def save_pretrained(model: ViT, path, meta: dict) -> None:
+    """Write a slim pretrained file (weights + config + ``meta``) atomically."""
+    from .train import save_checkpoint
+
+    save_checkpoint(path, model=model.state_dict(), config=asdict(model.config), meta=meta)
+
+
+def load_pretrained(path=None, map_location: str | torch.device = "cpu") -> tuple[ViT, dict]:
+    """The course's pretrained ViT in eval mode, and its metadata (config, test_acc, recipe, history).
+
+    It takes normalised CIFAR-10 batches, as ``course_utils.data.make_loader`` yields them.
+    """
+    from pathlib import Path
+
+    from .train import load_checkpoint
+
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no pretrained ViT at {path}: train one with `python -m course_utils.train "
+                                f"vit-cifar10 --out {path}` (it resumes where it stopped)")
+    state = load_checkpoint(path, map_location=map_location)
+    for key in ("model", "config", "meta"):
+        if key not in state:
+            raise ValueError(f"{path} is not a course ViT file: it has no {key!r} entry")
+    model = ViT.from_config(state["config"])
+    model.load_state_dict(state["model"])
+    return model.eval(), state["meta"]

@@ -265,3 +265,50 @@ def attention_overlay(images: torch.Tensor, maps: torch.Tensor, titles: Sequence
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def window_overlay(image: torch.Tensor, patch_size: int, window_size: int, shift_size: int = 0, ax=None,
+                   title: str | None = None, size: float = 4.0) -> Figure:
+    """An image (C, H, W) with its patch grid (thin) and Swin's windows (thick), shifted by ``shift_size`` patches.
+
+    Shifted windows are drawn where they really are on the image: smaller windows at the edges.
+    """
+    arr = _to_hwc(image)
+    h, w = arr.shape[:2]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(size, size * h / w))
+    else:
+        fig = ax.figure
+    ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None)
+    for x in range(0, w + 1, patch_size):
+        ax.axvline(x - 0.5, color="white", lw=0.4, alpha=0.6)
+    for y in range(0, h + 1, patch_size):
+        ax.axhline(y - 0.5, color="white", lw=0.4, alpha=0.6)
+    step = window_size * patch_size
+    offset = (-shift_size * patch_size) % step if shift_size else 0
+    for x in range(offset, w + 1, step):
+        ax.axvline(x - 0.5, color="red", lw=2.5)
+    for y in range(offset, h + 1, step):
+        ax.axhline(y - 0.5, color="red", lw=2.5)
+    ax.set(xticks=[], yticks=[], xlim=(-0.5, w - 0.5), ylim=(h - 0.5, -0.5))
+    ax.set_title(title or (f"windows of {window_size}×{window_size} patches" +
+                           (f", shifted by {shift_size}" if shift_size else "")), fontsize=10)
+    return fig
+
+
+def region_map(regions: torch.Tensor, window_size: int, ax=None, title: str | None = None) -> Figure:
+    """Region ids (H, W) of the rolled map, numbers in each cell, window borders in red."""
+    h, w = regions.shape
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4, 4 * h / w))
+    else:
+        fig = ax.figure
+    ax.imshow(regions.numpy(), cmap="Pastel1", vmin=0, vmax=8)
+    for i in range(h):
+        for j in range(w):
+            ax.text(j, i, str(int(regions[i, j])), ha="center", va="center", fontsize=8)
+    for k in range(0, max(h, w) + 1, window_size):
+        ax.axvline(k - 0.5, color="red", lw=2)
+        ax.axhline(k - 0.5, color="red", lw=2)
+    ax.set(xticks=[], yticks=[], title=title or "region of each token after the roll")
+    return fig

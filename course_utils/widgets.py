@@ -149,3 +149,32 @@ def digit_explorer(model, dataset, attention_fn):
     index.observe(draw, names="value")
     draw()
     return widgets.VBox([index, out])
+
+
+def window_explorer(image: torch.Tensor, patch_size: int):
+    """Window-size and shift sliders over an image's patch grid (Swin's regular and shifted windows)."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from . import viz
+
+    grid = image.shape[-1] // patch_size
+    sizes = [m for m in range(2, grid + 1) if grid % m == 0]
+    window = widgets.SelectionSlider(options=sizes, value=sizes[min(1, len(sizes) - 1)], description="window")
+    shift = widgets.IntSlider(value=0, min=0, max=window.value - 1, description="shift")
+    out = widgets.Output()
+
+    def draw(*_):
+        shift.max = window.value - 1
+        with out:
+            out.clear_output(wait=True)
+            n = (grid // window.value) ** 2
+            fig = viz.window_overlay(image, patch_size, window.value, shift.value,
+                                     title=f"{n} windows of {window.value}×{window.value} patches, shift {shift.value}")
+            display(fig)
+            plt.close(fig)
+
+    window.observe(draw, names="value")
+    shift.observe(draw, names="value")
+    draw()
+    return widgets.VBox([widgets.HBox([window, shift]), out])
