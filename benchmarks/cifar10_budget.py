@@ -24,6 +24,10 @@ OUT = Path(__file__).parent / "results" / "cifar10_budget.json"
 
 MODELS = {
     "swin-tiny": lambda: swin.SwinTransformer(),  # patch 2, 48-96-192 channels, windows of 4
+    # ViTs: pre-norm, learned positions, CLS pooling unless named otherwise
+    "vit-p4-d96-l4": lambda: vit.ViT(32, 4, embed_dim=96, depth=4, num_heads=3, mlp_dim=192),
+    "vit-convstem-p8-d192-l6": lambda: vit.ViT(32, 8, embed_dim=192, depth=6, num_heads=3, mlp_dim=384, stem="conv"),
+    "vit-convstem-p4-d128-l4": lambda: vit.ViT(32, 4, embed_dim=128, depth=4, num_heads=4, mlp_dim=256, stem="conv"),
 }
 
 

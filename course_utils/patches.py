@@ -60,6 +60,11 @@ def unpatchify(patches: torch.Tensor, patch_size: int, image_size: int | tuple[i
     return x.reshape(b, channels, h, w)
 
 
+def _check_size(images: torch.Tensor, image_size: tuple[int, int]) -> None:
+    if tuple(images.shape[-2:]) != image_size:
+        raise ValueError(f"image of size {tuple(images.shape[-2:])} given to a patch embedding built for {image_size}")
+
+
 class PatchEmbedding(nn.Module):
     """Conv2d with kernel = stride = P: images (B, C, H, W) → tokens (B, N, embed_dim)."""
 
@@ -73,8 +78,7 @@ class PatchEmbedding(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) → (B, N, embed_dim)."""
-        if tuple(images.shape[-2:]) != self.image_size:
-            raise ValueError(f"image of size {tuple(images.shape[-2:])} given to a PatchEmbedding built for {self.image_size}")
+        _check_size(images, self.image_size)
         return self.proj(images).flatten(2).transpose(1, 2)  # (B, D, n_h, n_w) → (B, N, D)
 
     @classmethod
@@ -102,8 +106,7 @@ class LinearPatchEmbedding(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) → (B, N, embed_dim)."""
-        if tuple(images.shape[-2:]) != self.image_size:
-            raise ValueError(f"image of size {tuple(images.shape[-2:])} given to an embedding built for {self.image_size}")
+        _check_size(images, self.image_size)
         return self.proj(patchify(images, self.patch_size))
 
     @classmethod

@@ -21,6 +21,32 @@ from .positional import sinusoidal_2d
 
 POS_EMBEDDINGS = ("learned", "sincos2d")
 POOLS = ("cls", "mean")
+STEMS = ("patch", "conv")
+
+
+class ConvStem(nn.Module):
+    """Convolutions instead of one patch projection (Xiao et al., 2021): (B, C, H, W) → (B, N, D).
+
+    3×3 convolutions with stride 2 until the map is (H/P)×(W/P), then a 1×1 projection to D:
+    the same token grid as a patch embedding of size P (a power of two).
+    """
+
+    def __init__(self, image_size: int, patch_size: int, in_channels: int, embed_dim: int):
+        super().__init__()
+        if patch_size < 2 or patch_size & (patch_size - 1):
+            raise ValueError(f"patch size {patch_size} must be a power of two for the conv stem")
+        PatchEmbedding(image_size, patch_size, in_channels, 1)  # the same divisibility check
+        layers, channels = [], in_channels
+        width = max(24, embed_dim // 4)
+        for _ in range(patch_size.bit_length() - 1):
+            layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(width), nn.GELU()]
+            channels, width = width, width * 2
+        layers.append(nn.Conv2d(channels, embed_dim, 1))
+        self.net = nn.Sequential(*layers)
+        self.grid = (image_size // patch_size, image_size // patch_size)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).flatten(2).transpose(1, 2)  # (B, D, h, w) → (B, N, D)
 
 
 class MLP(nn.Module):
@@ -91,6 +117,7 @@ class ViTConfig:
     dropout: float = 0.0
     pos_embedding: str = "learned"
     pool: str = "cls"
+    stem: str = "patch"
 
 
 class ViT(nn.Module):
@@ -98,8 +125,10 @@ class ViT(nn.Module):
 
     def __init__(self, image_size: int = 32, patch_size: int = 4, in_channels: int = 3, num_classes: int = 10,
                  embed_dim: int = 192, depth: int = 6, num_heads: int = 3, mlp_dim: int = 384, dropout: float = 0.0,
-                 pos_embedding: str = "learned", pool: str = "cls"):
+                 pos_embedding: str = "learned", pool: str = "cls", stem: str = "patch"):
         super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f"stem {stem!r} is not one of {STEMS}")
         if pos_embedding not in POS_EMBEDDINGS:
             raise ValueError(f"pos_embedding {pos_embedding!r} is not one of {POS_EMBEDDINGS}")
         if pool not in POOLS:
@@ -107,8 +136,11 @@ class ViT(nn.Module):
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
         self.config = ViTConfig(image_size, patch_size, in_channels, num_classes, embed_dim, depth, num_heads,
-                                mlp_dim, dropout, pos_embedding, pool)
-        self.patch_embed = PatchEmbedding(image_size, patch_size, in_channels, embed_dim)  # checks divisibility
+                                mlp_dim, dropout, pos_embedding, pool, stem)
+        if stem == "patch":  # a pure ViT: one linear map per patch (checks divisibility)
+            self.patch_embed = PatchEmbedding(image_size, patch_size, in_channels, embed_dim)
+        else:
+            self.patch_embed = ConvStem(image_size, patch_size, in_channels, embed_dim)
         n_h, n_w = self.patch_embed.grid
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         if pos_embedding == "learned":

@@ -23,6 +23,18 @@ def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return arr
 
 
+def _image_axes(image: torch.Tensor, ax, size: float):
+    """(figure, axes, image array, height, width), drawing on ``ax`` or on a new figure sized to the image."""
+    arr = _to_hwc(image)
+    h, w = arr.shape[:2]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(size, size * h / w))
+    else:
+        fig = ax.figure
+    ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
+    return fig, ax, arr, h, w
+
+
 def image_grid(images: torch.Tensor, labels: Sequence[int] | torch.Tensor | None = None,
                classes: Sequence[str] | None = None, ncols: int = 8, title: str | None = None,
                size: float = 1.4) -> Figure:
@@ -160,13 +172,7 @@ def loglog_cost(sizes: Sequence[float], series: dict[str, Sequence[float]], xlab
 def patch_grid(image: torch.Tensor, patch_size: int, numbers: bool = True, title: str | None = None,
                ax=None, size: float = 4.0) -> Figure:
     """An image (C, H, W) with its P×P patch grid drawn over it and the patches numbered row-major."""
-    arr = _to_hwc(image)
-    h, w = arr.shape[:2]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(size, size * h / w))
-    else:
-        fig = ax.figure
-    ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
+    fig, ax, arr, h, w = _image_axes(image, ax, size)
     for x in range(0, w + 1, patch_size):
         ax.axvline(x - 0.5, color="white", lw=1)
     for y in range(0, h + 1, patch_size):
@@ -273,13 +279,7 @@ def window_overlay(image: torch.Tensor, patch_size: int, window_size: int, shift
 
     Shifted windows are drawn where they really are on the image: smaller windows at the edges.
     """
-    arr = _to_hwc(image)
-    h, w = arr.shape[:2]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(size, size * h / w))
-    else:
-        fig = ax.figure
-    ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None)
+    fig, ax, arr, h, w = _image_axes(image, ax, size)
     for x in range(0, w + 1, patch_size):
         ax.axvline(x - 0.5, color="white", lw=0.4, alpha=0.6)
     for y in range(0, h + 1, patch_size):

@@ -41,3 +41,18 @@ def no_data(tmp_path, monkeypatch) -> Path:
 
     monkeypatch.setattr(data, "default_data_dir", lambda: tmp_path / "data")
     return tmp_path / "data"
+
+
+def train_steps(model, inputs, targets, steps: int, lr: float) -> list[float]:
+    """Train on one fixed batch for ``steps`` AdamW steps; return the losses (to test that a model can learn)."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+        losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return losses

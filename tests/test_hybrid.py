@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import train_steps
 
 from course_utils import checks, hybrid
 from course_utils.attention import scaled_dot_product_attention
@@ -79,16 +80,8 @@ def test_hybrid_bad_inputs():
 def test_hybrid_learns_a_few_batches():
     torch.manual_seed(0)
     model = hybrid.HybridViT(dim=32, depth=1, num_heads=2, mlp_dim=64)
-    x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    first = None
-    for _ in range(30):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        first = first if first is not None else loss.item()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert loss.item() < 0.5 * first
+    losses = train_steps(model, torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,)), steps=30, lr=3e-3)
+    assert losses[-1] < 0.5 * losses[0]
 
 
 def test_conv_attention_checker():

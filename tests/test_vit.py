@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import train_steps
 
 from course_utils import vit
 
@@ -41,15 +42,7 @@ def test_attention_path_equals_fused_path():
 def test_overfits_a_few_batches():
     torch.manual_seed(0)
     model = small()
-    x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(60):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        losses.append(loss.item())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    losses = train_steps(model, torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,)), steps=60, lr=3e-3)
     assert losses[-1] < 0.2 * losses[0]
 
 
@@ -70,3 +63,14 @@ def test_bad_configurations():
         small(pos_embedding="rope")
     with pytest.raises(ValueError, match="pool 'max'"):
         small(pool="max")
+
+
+def test_conv_stem_gives_the_same_token_grid():
+    model = small(stem="conv", patch_size=8).eval()
+    x = torch.randn(2, 3, 32, 32)
+    assert model.patch_embed(x).shape == (2, 16, 32) and model(x).shape == (2, 10)
+    assert model.config.stem == "conv"
+    with pytest.raises(ValueError, match="patch size 6 must be a power of two"):
+        vit.ViT(image_size=48, patch_size=6, embed_dim=32, depth=1, num_heads=4, mlp_dim=64, stem="conv")
+    with pytest.raises(ValueError, match="stem 'resnet'"):
+        small(stem="resnet")

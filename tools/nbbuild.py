@@ -10,7 +10,8 @@ Sources live in ``notebooks/src/NN_name.py`` in the "percent" format:
     answer = 42
 
 ``python -m tools.nbbuild build`` writes ``notebooks/NN_name.ipynb`` (no outputs) from each
-source, filling in ``{{COLAB_BADGE}}`` and ``{{REPO_URL}}`` from pyproject's project.urls.
+source, filling in ``{{COLAB_SETUP}}`` (the setup cell's Colab install), ``{{COLAB_BADGE}}`` and
+``{{REPO_URL}}`` from pyproject's project.urls.
 ``python -m tools.nbbuild execute NB...`` runs notebooks top to bottom in place.
 """
 
@@ -44,8 +45,21 @@ def colab_badge(notebook_name: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})"
 
 
+COLAB_SETUP = """# Setup (the same cell opens every notebook). On Colab, install course_utils from the
+# course repository; on your own machine `make lab` has installed it already.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{{REPO_URL}}"], check=True)
+    from google.colab import output
+
+    output.enable_custom_widget_manager()"""
+
+
 def parse(text: str, notebook_name: str) -> list:
     """Cells of a percent-format source (a list of nbformat cells)."""
+    text = text.replace("{{COLAB_SETUP}}", COLAB_SETUP)
     text = text.replace("{{COLAB_BADGE}}", colab_badge(notebook_name)).replace("{{REPO_URL}}", repo_url())
     cells, kind, tags, lines = [], None, [], []
 

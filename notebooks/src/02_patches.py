@@ -18,16 +18,7 @@
 #   and a scrambled cat puzzle."
 
 # %%
-# Setup (the same cell opens every notebook). On Colab, install course_utils from the
-# course repository; on your own machine `make lab` has installed it already.
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{{REPO_URL}}"], check=True)
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
+{{COLAB_SETUP}}
 
 import matplotlib.pyplot as plt
 import torch

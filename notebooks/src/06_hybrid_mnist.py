@@ -19,16 +19,7 @@
 #   of both worlds?" (hybrids such as DeiT's and DETR's).
 
 # %%
-# Setup (the same cell opens every notebook). On Colab, install course_utils from the
-# course repository; on your own machine `make lab` has installed it already.
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{{REPO_URL}}"], check=True)
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
+{{COLAB_SETUP}}
 
 import json
 import math
