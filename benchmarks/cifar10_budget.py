@@ -38,8 +38,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="epochs the schedule is planned for")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--tag", default="", help="appended to the row's name (e.g. lr5e-4), to keep variants apart")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    name = args.model + (f" ({args.tag})" if args.tag else "")
 
     config.seed_everything(0)
     full = data.load_cifar10("train")
@@ -55,13 +57,15 @@ def main() -> None:
                      progress=False)
     seconds = time.perf_counter() - start
     _, test_acc = train.evaluate(model, data.make_loader(test_set, 500))
-    row = {"model": args.model, "params": vit.count_parameters(model), "minutes_budget": args.minutes,
+    row = {"model": name, "params": vit.count_parameters(model), "minutes_budget": args.minutes,
            "epochs_planned": args.epochs, "epochs_run": len(hist), "stopped_early": hist.stopped_early,
            "train_seconds": round(hist.total_seconds, 1), "wall_seconds": round(seconds, 1),
-           "val_acc": round(100 * hist.val_acc[-1], 2), "test_acc": round(100 * test_acc, 2),
+           "val_acc": round(100 * hist.val_acc[-1], 2), "test_acc": round(100 * test_acc, 2), "lr": args.lr,
+           "val_curve": [round(100 * a, 2) for a in hist.val_acc],
+           "train_loss_curve": [round(x, 4) for x in hist.train_loss],
            "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine()}
     rows = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
-    rows = [r for r in rows if r["model"] != args.model] + [row]
+    rows = [r for r in rows if r["model"] != name] + [row]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows}, indent=1))
     print(json.dumps(row, indent=1))
