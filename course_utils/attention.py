@@ -102,10 +102,8 @@ class MultiHeadAttention(nn.Module):
         qkv = self.qkv(x).view(b, length, 3, self.num_heads, self.head_dim)  # (B, L, 3, nh, hd)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, nh, L, hd)
         if return_attention:
-            y, weights = scaled_dot_product_attention(q, k, v, mask)
-            weights_out = weights
-            if self.training and self.dropout > 0:
-                y = F.dropout(weights, self.dropout) @ v
+            _, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, nh, L, L)
+            y = F.dropout(weights, self.dropout, self.training) @ v  # (B, nh, L, hd)
         else:
             if mask is not None:
                 mask = _check_mask(mask, torch.Size((b, self.num_heads, length, length)))
@@ -113,7 +111,7 @@ class MultiHeadAttention(nn.Module):
                                                dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(b, length, self.embed_dim)  # (B, L, nh·hd): heads concatenated
         y = self.out(y)
-        return (y, weights_out) if return_attention else y
+        return (y, weights) if return_attention else y
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":

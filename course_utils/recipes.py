@@ -40,7 +40,7 @@ def vit_cifar10(out: Path, epochs: int, minutes: float | None, recipe: dict = DE
                               seed=recipe["seed"], device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     sched = train.warmup_cosine(opt, min(recipe["warmup_epochs"], epochs) * len(loader), epochs * len(loader))
-    run_file = out.with_name(out.name + ".run.pt") if out.suffix else Path(str(out) + ".run.pt")
+    run_file = out.with_name(out.name + ".run.pt")  # the full training state, next to the slim file
     hist = train.fit(model, loader, opt, epochs=epochs, scheduler=sched, device=device, max_minutes=minutes,
                      val_loader=data.make_loader(val_set, 500, device=device), checkpoint=run_file,
                      loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"]),

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+
+
+def _explorer(controls: list, figure: Callable[[], "plt.Figure"]):
+    """Controls above an output area that shows ``figure()`` again whenever a control changes."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    out = widgets.Output()
+
+    def draw(*_):
+        with out:
+            out.clear_output(wait=True)
+            fig = figure()
+            display(fig)
+            plt.close(fig)
+
+    for control in controls:
+        control.observe(draw, names="value")
+    draw()
+    head = controls[0] if len(controls) == 1 else widgets.HBox(controls)
+    return widgets.VBox([head, out])
 
 
 def attention_explorer(q: torch.Tensor, k: torch.Tensor, tokens: Sequence[str]):
@@ -15,7 +36,6 @@ def attention_explorer(q: torch.Tensor, k: torch.Tensor, tokens: Sequence[str]):
     Returns the ipywidgets container (display it, or let it be a cell's last value).
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
     if q.ndim != 2 or k.ndim != 2 or len(tokens) != k.shape[0]:
         raise ValueError(f"need q (L, d), k (L, d) and {k.shape[0]} token names, got q {tuple(q.shape)}, "
@@ -23,32 +43,24 @@ def attention_explorer(q: torch.Tensor, k: torch.Tensor, tokens: Sequence[str]):
     scores = q @ k.T / q.shape[-1] ** 0.5  # (L_q, L_k)
     query = widgets.Dropdown(options=[(t, i) for i, t in enumerate(tokens)], value=0, description="query")
     temperature = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.05, description="temperature")
-    out = widgets.Output()
 
-    def draw(*_):
+    def figure():
         weights = (scores[query.value] / temperature.value).softmax(-1)
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 2.6))
-            bars = ax.bar(range(len(tokens)), weights.numpy(), color="tab:blue")
-            bars[int(weights.argmax())].set_color("tab:orange")
-            ax.set_xticks(range(len(tokens)), tokens)
-            ax.set(ylim=(0, 1), ylabel="weight",
-                   title=f"query '{tokens[query.value]}', T={temperature.value:.2f}: "
-                         f"max weight {weights.max():.2f}, entropy {-(weights * weights.clamp_min(1e-12).log()).sum():.2f} nats")
-            display(fig)
-            plt.close(fig)
+        fig, ax = plt.subplots(figsize=(6, 2.6))
+        bars = ax.bar(range(len(tokens)), weights.numpy(), color="tab:blue")
+        bars[int(weights.argmax())].set_color("tab:orange")
+        ax.set_xticks(range(len(tokens)), tokens)
+        ax.set(ylim=(0, 1), ylabel="weight",
+               title=f"query '{tokens[query.value]}', T={temperature.value:.2f}: "
+                     f"max weight {weights.max():.2f}, entropy {-(weights * weights.clamp_min(1e-12).log()).sum():.2f} nats")
+        return fig
 
-    query.observe(draw, names="value")
-    temperature.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([query, temperature]), out])
+    return _explorer([query, temperature], figure)
 
 
 def patch_size_explorer(image: torch.Tensor):
     """A patch-size slider over an image (C, H, W): the grid, the token count, the attention matrix size."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     from . import viz
     from .patches import num_patches
@@ -56,56 +68,41 @@ def patch_size_explorer(image: torch.Tensor):
     h, w = image.shape[-2:]
     sizes = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
     slider = widgets.SelectionSlider(options=sizes, value=sizes[len(sizes) // 2], description="patch size")
-    out = widgets.Output()
 
-    def draw(*_):
+    def figure():
         p = slider.value
         n = num_patches((h, w), p)
-        with out:
-            out.clear_output(wait=True)
-            fig = viz.patch_grid(image, p, numbers=n <= 64,
-                                 title=f"P={p}: {n:,} tokens, attention matrix {n:,}² = {n * n:,} entries")
-            display(fig)
-            plt.close(fig)
+        return viz.patch_grid(image, p, numbers=n <= 64,
+                              title=f"P={p}: {n:,} tokens, attention matrix {n:,}² = {n * n:,} entries")
 
-    slider.observe(draw, names="value")
-    draw()
-    return widgets.VBox([slider, out])
+    return _explorer([slider], figure)
 
 
 def similarity_explorer(tables: dict, height: int, width: int):
     """Pick a method (a named (H·W, D) table) and a patch; see its cosine similarity to every patch."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     from .positional import cosine_similarity_matrix
 
     method = widgets.Dropdown(options=list(tables), description="encoding")
     patch = widgets.IntSlider(value=0, min=0, max=height * width - 1, description="patch")
-    out = widgets.Output()
 
-    def draw(*_):
+    def figure():
         sim = cosine_similarity_matrix(tables[method.value])[patch.value].reshape(height, width)
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(3.8, 3.4))
-            im = ax.imshow(sim.numpy(), cmap="viridis", vmin=float(sim.min()), vmax=1)
-            r, c = divmod(patch.value, width)
-            ax.scatter([c], [r], marker="*", s=160, color="red")
-            for i in range(height * width):
-                rr, cc = divmod(i, width)
-                ax.text(cc, rr + 0.3, f"{sim[rr, cc]:.2f}", ha="center", fontsize=7, color="white")
-            ax.set(xticks=range(width), yticks=range(height))
-            ax.set_title(f"{method.value}: similarity to patch {patch.value}", fontsize=9)
-            fig.colorbar(im, ax=ax)
-            fig.tight_layout()
-            display(fig)
-            plt.close(fig)
+        fig, ax = plt.subplots(figsize=(3.8, 3.4))
+        im = ax.imshow(sim.numpy(), cmap="viridis", vmin=float(sim.min()), vmax=1)
+        r, c = divmod(patch.value, width)
+        ax.scatter([c], [r], marker="*", s=160, color="red")
+        for i in range(height * width):
+            rr, cc = divmod(i, width)
+            ax.text(cc, rr + 0.3, f"{sim[rr, cc]:.2f}", ha="center", fontsize=7, color="white")
+        ax.set(xticks=range(width), yticks=range(height))
+        ax.set_title(f"{method.value}: similarity to patch {patch.value}", fontsize=9)
+        fig.colorbar(im, ax=ax)
+        fig.tight_layout()
+        return fig
 
-    method.observe(draw, names="value")
-    patch.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([method, patch]), out])
+    return _explorer([method, patch], figure)
 
 
 def digit_explorer(model, dataset, attention_fn):
@@ -114,47 +111,39 @@ def digit_explorer(model, dataset, attention_fn):
     ``attention_fn(images (1, C, H, W)) → (1, h, w)``: a map of attention over positions.
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
     from .data import normalize
 
     index = widgets.IntSlider(value=0, min=0, max=len(dataset) - 1, description="test image")
-    out = widgets.Output()
 
-    def draw(*_):
+    def figure():
         image = dataset.images[index.value : index.value + 1]  # (1, C, H, W) uint8
         x = normalize(image, dataset.mean, dataset.std)
         model.eval()
         with torch.no_grad():
             probs = model(x).softmax(-1)[0]
             heat = attention_fn(x)[0]
-        with out:
-            out.clear_output(wait=True)
-            fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(9, 2.8), gridspec_kw={"width_ratios": [1, 1, 1.6]})
-            ax1.imshow(image[0, 0], cmap="gray")
-            ax1.set_title(f"label {int(dataset.targets[index.value])}")
-            ax2.imshow(image[0, 0], cmap="gray")
-            big = torch.nn.functional.interpolate(heat[None, None], size=image.shape[-2:], mode="bilinear")[0, 0]
-            ax2.imshow(big.numpy(), cmap="inferno", alpha=0.55)
-            ax2.set_title("attention received")
-            for ax in (ax1, ax2):
-                ax.axis("off")
-            ax3.bar(range(len(probs)), probs.numpy(), color="tab:blue")
-            ax3.set(xticks=range(len(probs)), ylim=(0, 1), title=f"prediction {int(probs.argmax())} "
-                                                                  f"({100 * probs.max():.1f} %)")
-            fig.tight_layout()
-            display(fig)
-            plt.close(fig)
+        fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(9, 2.8), gridspec_kw={"width_ratios": [1, 1, 1.6]})
+        ax1.imshow(image[0, 0], cmap="gray")
+        ax1.set_title(f"label {int(dataset.targets[index.value])}")
+        ax2.imshow(image[0, 0], cmap="gray")
+        big = torch.nn.functional.interpolate(heat[None, None], size=image.shape[-2:], mode="bilinear")[0, 0]
+        ax2.imshow(big.numpy(), cmap="inferno", alpha=0.55)
+        ax2.set_title("attention received")
+        for ax in (ax1, ax2):
+            ax.axis("off")
+        ax3.bar(range(len(probs)), probs.numpy(), color="tab:blue")
+        ax3.set(xticks=range(len(probs)), ylim=(0, 1), title=f"prediction {int(probs.argmax())} "
+                                                              f"({100 * probs.max():.1f} %)")
+        fig.tight_layout()
+        return fig
 
-    index.observe(draw, names="value")
-    draw()
-    return widgets.VBox([index, out])
+    return _explorer([index], figure)
 
 
 def window_explorer(image: torch.Tensor, patch_size: int):
     """Window-size and shift sliders over an image's patch grid (Swin's regular and shifted windows)."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     from . import viz
 
@@ -162,19 +151,11 @@ def window_explorer(image: torch.Tensor, patch_size: int):
     sizes = [m for m in range(2, grid + 1) if grid % m == 0]
     window = widgets.SelectionSlider(options=sizes, value=sizes[min(1, len(sizes) - 1)], description="window")
     shift = widgets.IntSlider(value=0, min=0, max=window.value - 1, description="shift")
-    out = widgets.Output()
 
-    def draw(*_):
-        shift.max = window.value - 1
-        with out:
-            out.clear_output(wait=True)
-            n = (grid // window.value) ** 2
-            fig = viz.window_overlay(image, patch_size, window.value, shift.value,
-                                     title=f"{n} windows of {window.value}×{window.value} patches, shift {shift.value}")
-            display(fig)
-            plt.close(fig)
+    def figure():
+        shift.max = window.value - 1  # a shift is always smaller than the window
+        n = (grid // window.value) ** 2
+        return viz.window_overlay(image, patch_size, window.value, shift.value,
+                                  title=f"{n} windows of {window.value}×{window.value} patches, shift {shift.value}")
 
-    window.observe(draw, names="value")
-    shift.observe(draw, names="value")
-    draw()
-    return widgets.VBox([widgets.HBox([window, shift]), out])
+    return _explorer([window, shift], figure)
