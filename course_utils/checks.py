@@ -314,3 +314,59 @@ def check_relative_index(fn: Callable) -> Verdict:
         return Verdict(name, False, f"indices must lie in 0..24 for M=3, yours span {int(got.min())}..{int(got.max())}: "
                                     "add M−1 to each offset before combining")
     return Verdict(name, False, "combine the shifted offsets as Δrow·(2M−1) + Δcol")
+
+
+def check_encoder_block(fn: Callable) -> Verdict:
+    """fn(x (B, L, D), block) → (B, L, D): a pre-norm block's forward from its parts
+    ``block.norm1``, ``block.attn``, ``block.norm2``, ``block.mlp`` (a ``course_utils.vit.Block``)."""
+    from .vit import Block
+
+    name = "encoder block"
+    torch.manual_seed(0)
+    block = Block(8, 2, 16).eval()
+    with torch.no_grad():
+        for norm in (block.norm1, block.norm2):  # non-trivial norms, so misplaced ones show
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(2, 5, 8)
+    with torch.no_grad():
+        got, failed = _call(name, fn, x, block)
+        if failed is not None:
+            return failed
+        bad = _tensor(name, got, (2, 5, 8), "tokens (B, L, D)")
+        if bad is not None:
+            return bad
+        if torch.allclose(got, block(x), atol=1e-5):
+            return Verdict(name, True, "correct: x + attn(norm1(x)), then + mlp(norm2(·)): the residual path stays clean")
+        post = block.norm1(x + block.attn(x))
+        post = block.norm2(post + block.mlp(post))
+        if torch.allclose(got, post, atol=1e-5):
+            return Verdict(name, False, "that is the post-norm block (nn.TransformerEncoderLayer's default): "
+                                        "normalise the input of each branch, not the sum")
+        no_res = block.mlp(block.norm2(block.attn(block.norm1(x))))
+        if torch.allclose(got, no_res, atol=1e-5):
+            return Verdict(name, False, "the residual connections are missing: add each branch's output to its input")
+    return Verdict(name, False, "two lines: x = x + attn(norm1(x)); x = x + mlp(norm2(x))")
+
+
+def check_vit_param_count(count) -> Verdict:
+    """Trainable parameters of ViT(image 32, patch 4, 3 channels, 10 classes, D 192, 6 blocks, MLP 384)."""
+    from .vit import ViT, count_parameters
+
+    name = "ViT parameter count"
+    if count is Ellipsis:
+        return Verdict(name, False, "not done yet: replace ... with your answer")
+    model = ViT(32, 4, embed_dim=192, depth=6, num_heads=3, mlp_dim=384)
+    want, blocks = count_parameters(model), count_parameters(model.encoder.blocks)
+    d, n = 192, (32 // 4) ** 2
+    if count == want:
+        return Verdict(name, True, f"correct: {want:,}; the 6 blocks hold {blocks / want:.0%} of them")
+    if count == want - 6 * (2 * d + 2 * d) - 2 * d:
+        return Verdict(name, False, "close: the LayerNorms have parameters too (a scale and a shift per channel)")
+    if count in (want - d - n * d, want - n * d, want - d):
+        return Verdict(name, False, "close: count the class token (D) and the learned positions (N × D)")
+    if count == want - 6 * (4 * d + 384 + d) - d - (d + 10) - 2 * d:
+        return Verdict(name, False, "don't forget the biases of the Linear layers (and of the patch projection)")
+    return Verdict(name, False, "add up: patch projection (P²·C·D + D), class token, positions (N·D), per block "
+                                "2 LayerNorms + qkv (D·3D + 3D) + out (D·D + D) + MLP (D·H + H + H·D + D), final "
+                                "LayerNorm, head (D·10 + 10)")

@@ -70,6 +70,25 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def fast_precision(device: torch.device | str | None = None) -> str:
+    """"bf16" where the hardware computes bfloat16 natively, else "fp32".
+
+    CPUs with AVX512-BF16 or AMX (recent Xeon / EPYC) train about 1.3× faster under bfloat16
+    autocast; on other CPUs (most laptops) bfloat16 is emulated and slower, so keep fp32.
+    """
+    device = torch.device(device) if device is not None else get_device()
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+        return "bf16" if any(check is not None and check() for check in checks) else "fp32"
+    return "fp32"
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())

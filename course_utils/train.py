@@ -116,6 +116,34 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_ste
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+class TimeBudgetCosine(torch.optim.lr_scheduler.LRScheduler):
+    """Warm-up then cosine decay over wall-clock time: the rate reaches 0 when ``minutes`` are spent.
+
+    A step-based schedule must guess how many steps fit in a time budget; guess low and training
+    ends early, guess high and the budget cuts it off before the rate has come down (the decay's
+    last stretch is where most of the accuracy is gained). This one reads the clock instead.
+    ``warmup`` is the fraction of the budget spent warming up. Step it once per optimizer step.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, minutes: float, warmup: float = 0.05):
+        if minutes <= 0 or not 0 <= warmup < 1:
+            raise ValueError(f"need minutes > 0 (got {minutes}) and 0 <= warmup < 1 (got {warmup})")
+        self.seconds, self.warmup, self.start = 60.0 * minutes, warmup, time.perf_counter()
+        super().__init__(optimizer)
+
+    def progress(self) -> float:
+        """Fraction of the budget spent, in [0, 1]."""
+        return min(1.0, (time.perf_counter() - self.start) / self.seconds)
+
+    def get_lr(self) -> list[float]:
+        p = self.progress()
+        if p < self.warmup:
+            factor = max(p / self.warmup, 1e-3)
+        else:
+            factor = 0.5 * (1 + math.cos(math.pi * (p - self.warmup) / (1 - self.warmup)))
+        return [base * factor for base in self.base_lrs]
+
+
 # ----------------------------------------------------------------------------- checkpoints
 
 def save_checkpoint(path: str | os.PathLike, **state) -> Path:
@@ -158,7 +186,8 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
         val_loader: Iterable | None = None, loss_fn: Callable | None = None,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, device: torch.device | str | None = None,
         max_minutes: float | None = None, checkpoint: str | os.PathLike | None = None, resume: bool = True,
-        extra: dict | None = None, grad_clip: float | None = None, progress: bool = True) -> History:
+        extra: dict | None = None, grad_clip: float | None = None, precision: str = "fp32",
+        progress: bool = True) -> History:
     """Train ``model`` for ``epochs`` epochs (counted from 0 even when resuming) and return its History.
 
     - ``scheduler`` is stepped after every optimizer step.
@@ -167,14 +196,19 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
     - ``checkpoint``: saved atomically after every epoch (model, optimizer, scheduler, epoch,
       history, ``extra``); with ``resume=True`` an existing one is loaded first and training
       continues with the next epoch.
+    - ``precision``: "fp32", or "bf16" for bfloat16 autocast in the forward pass (weights and
+      optimizer stay float32); ``config.fast_precision()`` says which is faster on this machine.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs {epochs!r} must be a non-negative integer")
     if max_minutes is not None and max_minutes <= 0:
         raise ValueError(f"max_minutes {max_minutes!r} must be positive (or None for no budget)")
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision {precision!r} is not one of ('fp32', 'bf16')")
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = torch.device(device) if device is not None else _model_device(model)
     model.to(device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     history, start_epoch = History(), 0
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint, map_location=device)
@@ -195,8 +229,9 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
         bar = _bar(train_loader, f"epoch {epoch + 1}/{epochs}", progress)
         for inputs, targets in bar:
             inputs, targets = inputs.to(device), targets.to(device)
-            logits = model(inputs)
-            loss = loss_fn(logits, targets)
+            with autocast:
+                logits = model(inputs)
+                loss = loss_fn(logits.float(), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:

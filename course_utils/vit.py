@@ -17,7 +17,7 @@ from torch import nn
 
 from .attention import MultiHeadAttention
 from .patches import PatchEmbedding
-from .positional import sinusoidal_2d
+from .positional import sinusoidal_1d, sinusoidal_2d
 
 POS_EMBEDDINGS = ("learned", "sincos2d")
 POOLS = ("cls", "mean")
@@ -174,6 +174,28 @@ class ViT(nn.Module):
         return self.encoder.attention_maps(self.tokens(images))
 
 
+def attention_rollout(maps: list[torch.Tensor], residual: bool = True) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema, 2020): how much each input token flows into each output.
+
+    maps: every layer's weights, a list of (B, heads, L, L). Heads are averaged; with
+    ``residual`` each layer's matrix becomes ½(A + I), renormalised, because the skip connection
+    carries the token itself past the attention. The layers are multiplied from the first up:
+    returns (B, L, L), rows summing to one; row 0 is what the CLS token gathered from the input.
+    """
+    if not maps:
+        raise ValueError("attention_rollout needs at least one layer's weights")
+    rollout = None
+    for weights in maps:
+        if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
+            raise ValueError(f"each map must be (B, heads, L, L), got shape {tuple(weights.shape)}")
+        a = weights.mean(dim=1)  # (B, L, L)
+        if residual:
+            a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], device=a.device, dtype=a.dtype)
+            a = a / a.sum(dim=-1, keepdim=True)
+        rollout = a if rollout is None else a @ rollout  # later layers act on the earlier mixture
+    return rollout
+
+
 def _init_weights(module: nn.Module) -> None:
     if isinstance(module, nn.Linear):
         nn.init.trunc_normal_(module.weight, std=0.02)
@@ -205,16 +227,21 @@ def save_pretrained(model: ViT, path, meta: dict) -> None:
     save_checkpoint(path, model=model.state_dict(), config=asdict(model.config), meta=meta)
 
 
-def load_pretrained(path=None, map_location: str | torch.device = "cpu") -> tuple[ViT, dict]:
+def load_pretrained(path=None, map_location: str | torch.device = "cpu", url: str | None = None) -> tuple[ViT, dict]:
     """The course's pretrained ViT in eval mode, and its metadata (config, test_acc, recipe, history).
 
     It takes normalised CIFAR-10 batches, as ``course_utils.data.make_loader`` yields them.
+    ``url``: where to fetch the file when it is missing (Colab); the download goes to a
+    temporary file first, so an interrupted one leaves nothing behind.
     """
     from pathlib import Path
 
     from .train import load_checkpoint
 
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    if not path.is_file() and url is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(path), progress=False)  # writes a temporary file, then renames
     if not path.is_file():
         raise FileNotFoundError(f"no pretrained ViT at {path}: train one with `python -m course_utils.train "
                                 f"vit-cifar10 --out {path}` (it resumes where it stopped)")
@@ -225,3 +252,42 @@ def load_pretrained(path=None, map_location: str | torch.device = "cpu") -> tupl
     model = ViT.from_config(state["config"])
     model.load_state_dict(state["model"])
     return model.eval(), state["meta"]
+
+
+# ----------------------------------------------------------------------------- the lecture notes' model
+
+class LectureProcessor(nn.Module):
+    """The notes' VisionTransformerProcessor, rebuilt: Conv2d patch embedding + their 2D sinusoidal sum.
+
+    images (B, C, H, W) → tokens (B, N, D). Position of patch i at (row, col) gets the notes'
+    ψ(i) = PE_1d(i) + PE_1d(row) + PE_1d(col). In the notes it lives outside the model, so
+    ``optim.Adam(model.parameters())`` never trains its convolution.
+    """
+
+    def __init__(self, image_size: int = 32, patch_size: int = 8, in_channels: int = 3, embed_dim: int = 64):
+        super().__init__()
+        self.embed = nn.Conv2d(in_channels, embed_dim, patch_size, stride=patch_size)
+        side = image_size // patch_size
+        index = torch.arange(side * side)
+        table = sinusoidal_1d(side * side, embed_dim)  # (N, D), rows indexed by patch, row or column
+        self.register_buffer("pos", table[index] + table[index // side] + table[index % side])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.embed(images).flatten(2).transpose(1, 2) + self.pos  # (B, N, D)
+
+
+class LectureViT(nn.Module):
+    """The notes' classifier on tokens (B, N, D) → logits (B, K): CLS + ``nn.TransformerEncoder``
+    (post-norm, GELU, dropout 0.1) + LayerNorm + Linear on the CLS output."""
+
+    def __init__(self, embed_dim: int = 64, num_classes: int = 10, num_heads: int = 2, num_layers: int = 2,
+                 mlp_dim: int = 128, dropout: float = 0.1):
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        layer = nn.TransformerEncoderLayer(embed_dim, num_heads, mlp_dim, dropout, activation="gelu", batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.mlp_head = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, num_classes))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)  # (B, 1 + N, D)
+        return self.mlp_head(self.encoder(x)[:, 0])

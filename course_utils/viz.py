@@ -37,8 +37,8 @@ def _image_axes(image: torch.Tensor, ax, size: float):
 
 def image_grid(images: torch.Tensor, labels: Sequence[int] | torch.Tensor | None = None,
                classes: Sequence[str] | None = None, ncols: int = 8, title: str | None = None,
-               size: float = 1.4) -> Figure:
-    """A grid of images (N, C, H, W) (uint8, or floats in [0, 1]) titled with class names."""
+               size: float = 1.4, titles: Sequence[str] | None = None) -> Figure:
+    """A grid of images (N, C, H, W) (uint8, or floats in [0, 1]) titled with class names (or ``titles``)."""
     n = len(images)
     if n == 0:
         raise ValueError("image_grid needs at least one image")
@@ -51,7 +51,9 @@ def image_grid(images: torch.Tensor, labels: Sequence[int] | torch.Tensor | None
             continue
         arr = _to_hwc(images[i])
         ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
-        if labels is not None:
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=7)
+        elif labels is not None:
             label = int(labels[i])
             ax.set_title(classes[label] if classes else str(label), fontsize=8)
     if title:
@@ -122,6 +124,47 @@ def class_counts(counts: dict[str, Sequence[int]], classes: Sequence[str], title
     ax.set_xticks(x + width * (len(counts) - 1) / 2, classes, rotation=30, fontsize=8)
     ax.set(ylabel="images", title=title or "images per class")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def per_class_accuracy(targets: torch.Tensor, predictions: torch.Tensor, classes: Sequence[str],
+                       title: str | None = None) -> Figure:
+    """Horizontal bars: the accuracy on each class, with the overall accuracy as a line."""
+    targets, predictions = torch.as_tensor(targets), torch.as_tensor(predictions)
+    acc = [100 * (predictions[targets == k] == k).float().mean().item() for k in range(len(classes))]
+    overall = 100 * (predictions == targets).float().mean().item()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    y = np.arange(len(classes))
+    ax.barh(y, acc, color="tab:blue")
+    ax.axvline(overall, color="black", linestyle="--", linewidth=1, label=f"all classes {overall:.1f} %")
+    for yi, a in zip(y, acc):
+        ax.text(a + 0.5, yi, f"{a:.1f}", va="center", fontsize=8)
+    ax.set_yticks(y, classes)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 105), xlabel="test accuracy (%)", title=title or "accuracy per class")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ladder(rows: Sequence[dict], reference: float | None = None, title: str | None = None) -> Figure:
+    """The ablation ladder: one bar per rung (validation accuracy), kept rungs solid, dropped ones hatched.
+
+    ``rows``: dicts with "name", "val_acc", "test_acc", "kept" (as benchmarks/vit_cifar10.py writes them).
+    """
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.2))
+    y = np.arange(len(rows))
+    for yi, r in zip(y, rows):
+        ax.barh(yi, r["val_acc"], color="tab:blue" if r["kept"] else "white", edgecolor="tab:blue",
+                hatch=None if r["kept"] else "//")
+        ax.text(r["val_acc"] + 0.5, yi, f"{r['val_acc']:.1f}", va="center", fontsize=8)
+    if reference is not None:
+        ax.axvline(reference, color="tab:red", linestyle="--", linewidth=1, label=f"lecture notes {reference:.2f} %")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(y, [f"{i}. {r['name']}" for i, r in enumerate(rows)], fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 100), xlabel="validation accuracy (%)", title=title or "ablation ladder (hatched: not kept)")
     fig.tight_layout()
     return fig
 

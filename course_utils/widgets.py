@@ -105,7 +105,7 @@ def similarity_explorer(tables: dict, height: int, width: int):
     return _explorer([method, patch], figure)
 
 
-def digit_explorer(model, dataset, attention_fn):
+def prediction_explorer(model, dataset, attention_fn, attention_title: str = "attention"):
     """Pick a test image: see it, the model's class probabilities and where its attention goes.
 
     ``attention_fn(images (1, C, H, W)) → (1, h, w)``: a map of attention over positions.
@@ -113,8 +113,10 @@ def digit_explorer(model, dataset, attention_fn):
     import ipywidgets as widgets
 
     from .data import normalize
+    from .viz import _to_hwc
 
     index = widgets.IntSlider(value=0, min=0, max=len(dataset) - 1, description="test image")
+    classes = list(dataset.classes)
 
     def figure():
         image = dataset.images[index.value : index.value + 1]  # (1, C, H, W) uint8
@@ -123,22 +125,29 @@ def digit_explorer(model, dataset, attention_fn):
         with torch.no_grad():
             probs = model(x).softmax(-1)[0]
             heat = attention_fn(x)[0]
-        fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(9, 2.8), gridspec_kw={"width_ratios": [1, 1, 1.6]})
-        ax1.imshow(image[0, 0], cmap="gray")
-        ax1.set_title(f"label {int(dataset.targets[index.value])}")
-        ax2.imshow(image[0, 0], cmap="gray")
+        fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(9.5, 2.8), gridspec_kw={"width_ratios": [1, 1, 1.8]})
+        arr = _to_hwc(image[0])
+        cmap = "gray" if arr.ndim == 2 else None
+        ax1.imshow(arr, cmap=cmap)
+        ax1.set_title(f"label: {classes[int(dataset.targets[index.value])]}")
+        ax2.imshow(arr, cmap=cmap)
         big = torch.nn.functional.interpolate(heat[None, None], size=image.shape[-2:], mode="bilinear")[0, 0]
         ax2.imshow(big.numpy(), cmap="inferno", alpha=0.55)
-        ax2.set_title("attention received")
+        ax2.set_title(attention_title)
         for ax in (ax1, ax2):
             ax.axis("off")
         ax3.bar(range(len(probs)), probs.numpy(), color="tab:blue")
-        ax3.set(xticks=range(len(probs)), ylim=(0, 1), title=f"prediction {int(probs.argmax())} "
-                                                              f"({100 * probs.max():.1f} %)")
+        ax3.set_xticks(range(len(probs)), classes, rotation=45 if max(map(len, classes)) > 2 else 0, fontsize=8)
+        ax3.set(ylim=(0, 1), title=f"prediction: {classes[int(probs.argmax())]} ({100 * probs.max():.1f} %)")
         fig.tight_layout()
         return fig
 
     return _explorer([index], figure)
+
+
+def digit_explorer(model, dataset, attention_fn):
+    """:func:`prediction_explorer` for MNIST digits, showing the attention each position receives."""
+    return prediction_explorer(model, dataset, attention_fn, "attention received")
 
 
 def window_explorer(image: torch.Tensor, patch_size: int):

@@ -43,3 +43,16 @@ def test_summary_is_one_line(monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "1")
     line = config.summary(torch.device("cpu"))
     assert "\n" not in line and "torch" in line and "device cpu" in line and "SMOKE" in line
+
+
+def test_fast_precision():
+    assert config.fast_precision("cpu") in config.PRECISIONS
+    assert config.fast_precision("meta") == "fp32"
+
+
+def test_fast_precision_follows_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert config.fast_precision("cpu") == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert config.fast_precision("cpu") == "bf16"

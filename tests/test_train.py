@@ -123,3 +123,33 @@ def test_evaluate_and_predict():
     assert logits.shape == (64, 2) and targets.shape == (64,)
     assert acc == pytest.approx(train.accuracy(logits, targets))
     assert loss == pytest.approx(nn.functional.cross_entropy(logits, targets).item(), rel=1e-5)
+
+
+def test_bfloat16_autocast_trains_and_keeps_float32_weights():
+    model, opt = make()
+    hist = train.fit(model, toy_batches(), opt, epochs=20, val_loader=toy_batches(seed=1), precision="bf16",
+                     progress=False)
+    assert hist.train_loss[-1] < hist.train_loss[0] and hist.val_acc[-1] > 0.8
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    with pytest.raises(ValueError, match="precision 'fp16' is not one of"):
+        train.fit(model, toy_batches(), opt, epochs=1, precision="fp16")
+
+
+def test_time_budget_cosine_follows_the_clock(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(train.time, "perf_counter", lambda: now[0])
+    model, opt = make()
+    sched = train.TimeBudgetCosine(opt, minutes=10, warmup=0.1)
+    rates = {}
+    for seconds in (30, 60, 330, 599, 600, 900):
+        now[0] = float(seconds)
+        opt.step()
+        sched.step()
+        rates[seconds] = opt.param_groups[0]["lr"]
+    assert rates[30] == pytest.approx(0.05) and rates[60] == pytest.approx(0.1)  # warm-up: 10 % of the budget
+    assert rates[330] == pytest.approx(0.05)  # half-way through the cosine
+    assert rates[599] < 1e-4 and rates[600] == 0.0 and rates[900] == 0.0
+    with pytest.raises(ValueError, match="minutes > 0"):
+        train.TimeBudgetCosine(opt, minutes=0)
+    with pytest.raises(ValueError, match="warmup < 1"):
+        train.TimeBudgetCosine(opt, minutes=1, warmup=1.0)

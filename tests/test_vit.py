@@ -74,3 +74,78 @@ def test_conv_stem_gives_the_same_token_grid():
         vit.ViT(image_size=48, patch_size=6, embed_dim=32, depth=1, num_heads=4, mlp_dim=64, stem="conv")
     with pytest.raises(ValueError, match="stem 'resnet'"):
         small(stem="resnet")
+
+
+def test_attention_rollout_identity_and_rows():
+    eye = torch.eye(5).expand(2, 3, 5, 5)
+    assert torch.allclose(vit.attention_rollout([eye, eye]), torch.eye(5).expand(2, 5, 5))
+    torch.manual_seed(0)
+    maps = [torch.softmax(torch.randn(2, 3, 5, 5), -1) for _ in range(3)]
+    rollout = vit.attention_rollout(maps)
+    assert rollout.shape == (2, 5, 5) and torch.allclose(rollout.sum(-1), torch.ones(2, 5))
+    plain = vit.attention_rollout(maps, residual=False)
+    assert torch.allclose(plain, maps[2].mean(1) @ maps[1].mean(1) @ maps[0].mean(1), atol=1e-6)
+    with pytest.raises(ValueError, match="at least one"):
+        vit.attention_rollout([])
+    with pytest.raises(ValueError, match=r"\(B, heads, L, L\)"):
+        vit.attention_rollout([torch.ones(2, 5, 5)])
+
+
+def test_rollout_of_a_real_model():
+    model = vit.ViT(32, 8, embed_dim=32, depth=3, num_heads=2, mlp_dim=64).eval()
+    rollout = vit.attention_rollout(model.attention_maps(torch.randn(2, 3, 32, 32)))
+    assert rollout.shape == (2, 17, 17) and torch.allclose(rollout.sum(-1), torch.ones(2, 17), atol=1e-5)
+
+
+def test_lecture_model_shapes_and_positions():
+    from course_utils.positional import sinusoidal_1d
+
+    processor, model = vit.LectureProcessor(), vit.LectureViT()
+    tokens = processor(torch.randn(3, 3, 32, 32))
+    assert tokens.shape == (3, 16, 64) and model(tokens).shape == (3, 10)
+    table = sinusoidal_1d(16, 64)
+    assert torch.allclose(processor.pos[6], table[6] + table[1] + table[2])  # patch 6 = row 1, column 2
+    assert vit.count_parameters(model) == 67_786 and vit.count_parameters(processor) == 12_352
+    assert "pos" in dict(processor.named_buffers())
+    assert model.encoder.layers[0].norm_first is False  # the notes' encoder is post-norm
+
+
+def test_load_pretrained_fetches_a_missing_file(tmp_path):
+    source = tmp_path / "served.pt"
+    vit.save_pretrained(vit.ViT(32, 8, embed_dim=16, depth=1, num_heads=2, mlp_dim=32), source, {"test_acc": 0.5})
+    target = tmp_path / "cache" / "vit.pt"
+    model, meta = vit.load_pretrained(target, url=source.as_uri())
+    assert target.is_file() and meta["test_acc"] == 0.5 and not model.training
+    assert [p.name for p in target.parent.iterdir()] == ["vit.pt"]  # no temporary file left behind
+
+
+def test_committed_checkpoint_is_what_it_says(mirror):
+    """The course's checkpoint: a pure ViT of at most 3 M parameters whose stored test accuracy
+    is what it scores on the real CIFAR-10 test set."""
+    from course_utils import data, train
+
+    if not vit.DEFAULT_CHECKPOINT.is_file():
+        pytest.skip("no checkpoint in data/checkpoints")
+    model, meta = vit.load_pretrained()
+    assert model.config.stem == "patch" and vit.count_parameters(model) <= 3_000_000
+    _, acc = train.evaluate(model, data.make_loader(data.load_cifar10("test", data_dir=mirror), 1000))
+    assert acc == pytest.approx(meta["test_acc"], abs=5e-4)
+    assert meta["epochs_done"] == len(meta["history"]["epoch"]) and meta["train_hours"] > 0
+
+
+def test_exercise_checkers():
+    from course_utils import checks
+
+    assert checks.check_encoder_block(lambda x, b: b(x))
+
+    def post_norm(x, b):
+        y = b.norm1(x + b.attn(x))
+        return b.norm2(y + b.mlp(y))
+
+    assert "post-norm" in repr(checks.check_encoder_block(post_norm))
+    assert "residual" in repr(checks.check_encoder_block(lambda x, b: b.mlp(b.norm2(b.attn(b.norm1(x))))))
+    assert "not done yet" in repr(checks.check_encoder_block(lambda x, b: (_ for _ in ()).throw(NotImplementedError)))
+    assert checks.check_vit_param_count(1_806_346)
+    assert not checks.check_vit_param_count(1_806_346 - 65 * 192)  # no class token, no positions
+    assert "LayerNorms" in repr(checks.check_vit_param_count(1_806_346 - 6 * 4 * 192 - 2 * 192))
+    assert "not done yet" in repr(checks.check_vit_param_count(...))

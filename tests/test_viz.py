@@ -37,3 +37,20 @@ def test_confusion_matrix_values():
     fig = viz.confusion_matrix(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 1, 1]), ["a", "b"])
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["0.50", "0.50", "0.00", "1.00"]
+
+
+def test_image_grid_with_titles():
+    fig = viz.image_grid(torch.rand(2, 3, 8, 8), titles=["a → b", "c → d"])
+    assert [ax.get_title() for ax in fig.axes] == ["a → b", "c → d"]
+
+
+def test_per_class_accuracy_and_ladder():
+    fig = viz.per_class_accuracy(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 1, 1]), ["cat", "dog"])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["50.0", "100.0"] and "75.0 %" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    rows = [{"name": "base", "val_acc": 50.0, "test_acc": 49.0, "kept": True},
+            {"name": "try", "val_acc": 40.0, "test_acc": 41.0, "kept": False}]
+    fig = viz.ladder(rows, reference=56.76)
+    bars = fig.axes[0].patches
+    assert len(bars) == 2 and bars[0].get_width() == 50.0 and bars[1].get_hatch() == "//"
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["0. base", "1. try"]

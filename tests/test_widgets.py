@@ -41,3 +41,15 @@ def test_every_explorer_builds():
     q, k = torch.randn(3, 4), torch.randn(3, 4)
     for made in (box, widgets.attention_explorer(q, k, ["a", "b", "c"]), widgets.patch_size_explorer(data.sample_photo(32))):
         assert isinstance(made, ipywidgets.VBox) and isinstance(made.children[-1], ipywidgets.Output)
+
+
+def test_prediction_explorer_for_colour_and_grey_images():
+    for channels, classes in ((3, data.CIFAR10_CLASSES), (1, data.MNIST_CLASSES)):
+        images = torch.randint(0, 255, (4, channels, 16, 16), dtype=torch.uint8)
+        dataset = data.ImageDataset(images, torch.arange(4), classes=classes, mean=(0.5,) * channels,
+                                    std=(0.25,) * channels, name="toy", source="test")
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(channels * 256, 10))
+        box = widgets.prediction_explorer(model, dataset, lambda x: torch.rand(1, 4, 4))
+        box.children[0].value = 3  # redraws without error
+        assert isinstance(box.children[-1], ipywidgets.Output)
+    assert isinstance(widgets.digit_explorer(model, dataset, lambda x: torch.rand(1, 4, 4)), ipywidgets.VBox)
