@@ -109,14 +109,14 @@ def run(name: str, recipe: dict, minutes: float, splits) -> dict:
                      precision=recipe["precision"], progress=False)
     _, test_acc = train.evaluate(model, data.make_loader(test_set, 500))
     return {"name": name, "minutes": minutes, "recipe": recipe, "params": vit.count_parameters(model),
-            "epochs": round(len(hist) - 1 + _last_epoch_fraction(hist, len(loader)), 2),
+            "epochs": round(len(hist) - 1 + _last_epoch_fraction(hist), 2),
             "train_seconds": round(hist.total_seconds, 1), "val_acc": round(100 * hist.val_acc[-1], 2),
             "test_acc": round(100 * test_acc, 2), "val_curve": [round(100 * a, 2) for a in hist.val_acc],
             "train_loss_curve": [round(x, 4) for x in hist.train_loss],
             "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine()}
 
 
-def _last_epoch_fraction(hist: train.History, steps_per_epoch: int) -> float:
+def _last_epoch_fraction(hist: train.History) -> float:
     """Fraction of the last (cut) epoch that ran, estimated from its time against a full epoch's."""
     if len(hist) < 2 or not hist.stopped_early:
         return 1.0

@@ -51,6 +51,14 @@ def _tensor(name: str, got, shape: tuple, what: str) -> Verdict | None:
     return None
 
 
+def _call_checked(name: str, fn: Callable, args: tuple, shape: tuple, what: str):
+    """:func:`_call`, then :func:`_tensor` on the result: (result, None) or (None, the failing Verdict)."""
+    got, failed = _call(name, fn, *args)
+    if failed is None:
+        failed = _tensor(name, got, shape, what)
+    return (None, failed) if failed is not None else (got, None)
+
+
 def _inputs(seed: int = 0, b: int = 2, lq: int = 3, lk: int = 5, d: int = 4, dv: int = 6):
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(b, lq, d, generator=g), torch.randn(b, lk, d, generator=g), torch.randn(b, lk, dv, generator=g))
@@ -60,12 +68,9 @@ def check_attention_scores(fn: Callable) -> Verdict:
     """fn(q (B, L_q, d_k), k (B, L_k, d_k)) → scaled scores q kᵀ/√d_k (B, L_q, L_k)."""
     name = "attention scores"
     q, k, _ = _inputs()
-    got, failed = _call(name, fn, q, k)
+    got, failed = _call_checked(name, fn, (q, k,), (2, 3, 5), "scores (B, L_q, L_k)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (2, 3, 5), "scores (B, L_q, L_k)")
-    if bad is not None:
-        return bad
     want = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if torch.allclose(got, want, atol=1e-5):
         return Verdict(name, True, "correct: q kᵀ / √d_k, shape (B, L_q, L_k)")
@@ -107,12 +112,9 @@ def check_weighted_sum(fn: Callable) -> Verdict:
 def check_causal_mask(fn: Callable) -> Verdict:
     """fn(L) → boolean (L, L), True where query i may attend to key j (j <= i)."""
     name = "causal mask"
-    got, failed = _call(name, fn, 5)
+    got, failed = _call_checked(name, fn, (5,), (5, 5), "a mask (L, L)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (5, 5), "a mask (L, L)")
-    if bad is not None:
-        return bad
     if got.dtype != torch.bool:
         return Verdict(name, False, f"expected a boolean mask, got dtype {got.dtype}")
     want = attention.causal_mask(5)
@@ -132,12 +134,9 @@ def check_split_heads(fn: Callable) -> Verdict:
     """fn(x (B, L, D), num_heads) → (B, num_heads, L, D / num_heads), head h holding channels h·hd..(h+1)·hd."""
     name = "split heads"
     x = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2, 3, 8)
-    got, failed = _call(name, fn, x, 2)
+    got, failed = _call_checked(name, fn, (x, 2,), (2, 2, 3, 4), "heads (B, num_heads, L, head_dim)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (2, 2, 3, 4), "heads (B, num_heads, L, head_dim)")
-    if bad is not None:
-        return bad
     want = x.view(2, 3, 2, 4).transpose(1, 2)
     if torch.equal(got, want):
         return Verdict(name, True, "correct: view (B, L, nh, hd), then swap L and nh")
@@ -153,12 +152,9 @@ def check_patchify(fn: Callable) -> Verdict:
 
     name = "patchify"
     images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
-    got, failed = _call(name, fn, images, 4)
+    got, failed = _call_checked(name, fn, (images, 4,), (2, 4, 48), "patches (B, N, C·P·P)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (2, 4, 48), "patches (B, N, C·P·P)")
-    if bad is not None:
-        return bad
     want = patchify(images, 4)
     if torch.equal(got, want):
         return Verdict(name, True, "correct: row-major patches, each flattened as (C, P, P)")
@@ -175,12 +171,9 @@ def check_sinusoidal_1d(fn: Callable) -> Verdict:
     from .positional import sinusoidal_1d
 
     name = "sinusoidal encoding"
-    got, failed = _call(name, fn, 16, 64)
+    got, failed = _call_checked(name, fn, (16, 64,), (16, 64), "a table (num_positions, dim)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (16, 64), "a table (num_positions, dim)")
-    if bad is not None:
-        return bad
     want = sinusoidal_1d(16, 64)
     got = got.float()
     if torch.allclose(got, want, atol=1e-5):
@@ -199,12 +192,9 @@ def check_cosine_similarity(fn: Callable) -> Verdict:
 
     name = "cosine similarity matrix"
     x = torch.randn(6, 5, generator=torch.Generator().manual_seed(4)) * torch.arange(1, 7).view(6, 1)
-    got, failed = _call(name, fn, x)
+    got, failed = _call_checked(name, fn, (x,), (6, 6), "similarities (N, N)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (6, 6), "similarities (N, N)")
-    if bad is not None:
-        return bad
     want = cosine_similarity_matrix(x)
     if torch.allclose(got.float(), want, atol=1e-5):
         return Verdict(name, True, "correct: dot products of unit vectors; 1 on the diagonal")
@@ -218,12 +208,9 @@ def check_conv_attention(fn: Callable) -> Verdict:
     name = "conv attention"
     g = torch.Generator().manual_seed(5)
     q, k, v = (torch.randn(2, 8, 6, generator=g) for _ in range(3))
-    got, failed = _call(name, fn, q, k, v)
+    got, failed = _call_checked(name, fn, (q, k, v,), (2, 8, 6), "out (B, C, N)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (2, 8, 6), "out (B, C, N)")
-    if bad is not None:
-        return bad
     weights = torch.softmax(q.transpose(1, 2) @ k / math.sqrt(8), dim=-1)  # (B, N_q, N_k)
     want = v @ weights.transpose(1, 2)  # (B, C, N_q)
     if torch.allclose(got, want, atol=1e-5):
@@ -277,12 +264,9 @@ def check_window_partition(fn: Callable) -> Verdict:
 
     name = "window partition"
     x = torch.arange(2 * 8 * 8 * 3, dtype=torch.float32).view(2, 8, 8, 3)
-    got, failed = _call(name, fn, x, 4)
+    got, failed = _call_checked(name, fn, (x, 4,), (8, 4, 4, 3), "windows (B·num_windows, M, M, C)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (8, 4, 4, 3), "windows (B·num_windows, M, M, C)")
-    if bad is not None:
-        return bad
     want = window_partition(x, 4)
     if torch.equal(got, want):
         return Verdict(name, True, "correct: split H and W into (windows, M), bring the two window indices together")
@@ -299,12 +283,9 @@ def check_relative_index(fn: Callable) -> Verdict:
     from .swin import relative_position_index
 
     name = "relative position index"
-    got, failed = _call(name, fn, 3)
+    got, failed = _call_checked(name, fn, (3,), (9, 9), "an index (M², M²)")
     if failed is not None:
         return failed
-    bad = _tensor(name, got, (9, 9), "an index (M², M²)")
-    if bad is not None:
-        return bad
     want = relative_position_index(3)
     if torch.equal(got.long(), want):
         return Verdict(name, True, "correct: 25 = (2·3−1)² offsets, the same offset always the same index")
@@ -330,12 +311,9 @@ def check_encoder_block(fn: Callable) -> Verdict:
             norm.bias.uniform_(-0.5, 0.5)
     x = torch.randn(2, 5, 8)
     with torch.no_grad():
-        got, failed = _call(name, fn, x, block)
+        got, failed = _call_checked(name, fn, (x, block,), (2, 5, 8), "tokens (B, L, D)")
         if failed is not None:
             return failed
-        bad = _tensor(name, got, (2, 5, 8), "tokens (B, L, D)")
-        if bad is not None:
-            return bad
         if torch.allclose(got, block(x), atol=1e-5):
             return Verdict(name, True, "correct: x + attn(norm1(x)), then + mlp(norm2(·)): the residual path stays clean")
         post = block.norm1(x + block.attn(x))
