@@ -11,13 +11,16 @@ than silently producing NaN.
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
-def _check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> torch.Tensor:
+def _check_mask(mask: torch.Tensor, scores_shape: torch.Size, device: torch.device | None = None) -> torch.Tensor:
+    if not isinstance(mask, torch.Tensor):
+        mask = torch.as_tensor(mask, device=device)  # a numpy array or nested lists
     if mask.dtype != torch.bool:
         raise TypeError(f"mask dtype {mask.dtype} is not allowed: the mask must be boolean, True where a query may attend")
     try:
@@ -35,22 +38,26 @@ def _check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> torch.Tensor:
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q has d_k={q.shape[-1]} but k has d_k={k.shape[-1]}: queries and keys must share d_k")
+    if q.shape[-1] == 0:
+        raise ValueError(f"q and k have d_k=0 (shape {tuple(q.shape)}): scores need at least one channel")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"k has L_k={k.shape[-2]} keys but v has {v.shape[-2]} values: they must match")
+    if k.shape[-2] == 0:
+        raise ValueError(f"k has L_k=0 keys (shape {tuple(k.shape)}): a softmax needs at least one key")
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                  mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """softmax(q kᵀ / √d_k) v, written out.
 
-    Args: q (..., L_q, d_k), k (..., L_k, d_k), v (..., L_k, d_v); mask boolean, broadcastable
-    to (..., L_q, L_k), True where a query may attend.
+    Args: q (..., L_q, d_k), k (..., L_k, d_k), v (..., L_k, d_v), d_k and L_k at least 1; mask
+    boolean (a tensor or a numpy array), broadcastable to (..., L_q, L_k), True where a query may attend.
     Returns: out (..., L_q, d_v) and weights (..., L_q, L_k), each row summing to one.
     """
     _check_qkv(q, k, v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., L_q, L_k)
     if mask is not None:
-        mask = _check_mask(mask, scores.shape)
+        mask = _check_mask(mask, scores.shape, scores.device)
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1)  # (..., L_q, L_k)
     return weights @ v, weights  # (..., L_q, d_v)
@@ -87,6 +94,9 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, embed_dim: int, num_heads: int, bias: bool = True, dropout: float = 0.0):
         super().__init__()
+        for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} {value!r} must be a positive integer")
         if embed_dim % num_heads != 0:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
@@ -106,7 +116,7 @@ class MultiHeadAttention(nn.Module):
             y = F.dropout(weights, self.dropout, self.training) @ v  # (B, nh, L, hd)
         else:
             if mask is not None:
-                mask = _check_mask(mask, torch.Size((b, self.num_heads, length, length)))
+                mask = _check_mask(mask, torch.Size((b, self.num_heads, length, length)), x.device)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                                dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(b, length, self.embed_dim)  # (B, L, nh·hd): heads concatenated

@@ -70,7 +70,8 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
+"""What ``train.fit(precision=...)`` accepts: float32, bfloat16 autocast, float16 autocast (GPUs)."""
 
 
 def fast_precision(device: torch.device | str | None = None) -> str:

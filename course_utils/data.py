@@ -96,9 +96,23 @@ class ImageDataset(Dataset):
             return self.transform(image), int(self.targets[index])
         return normalize(image.unsqueeze(0), self.mean, self.std)[0], int(self.targets[index])
 
-    def subset(self, indices: Sequence[int] | torch.Tensor) -> "ImageDataset":
-        """A new dataset holding only ``indices`` (same classes, normalisation and source)."""
-        idx = torch.as_tensor(indices, dtype=torch.long)
+    def subset(self, indices: Sequence[int] | torch.Tensor | np.ndarray) -> "ImageDataset":
+        """A new dataset holding only ``indices`` (same classes, normalisation and source).
+
+        ``indices``: integer positions (K,), or a boolean mask (N,) such as ``ds.targets == 3``.
+        """
+        idx = torch.as_tensor(indices)
+        if idx.dtype == torch.bool:
+            if idx.shape != (len(self),):
+                raise ValueError(f"boolean mask of shape {tuple(idx.shape)} does not match the dataset: the rule "
+                                 f"is one True/False per image, shape ({len(self)},)")
+            idx = torch.nonzero(idx).flatten()
+        elif idx.numel() == 0:
+            idx = idx.long()
+        elif idx.dtype.is_floating_point or idx.dtype.is_complex:
+            raise ValueError(f"indices of dtype {idx.dtype} are not allowed: give integer positions or a "
+                             f"boolean mask of shape ({len(self)},)")
+        idx = idx.long().flatten()
         return ImageDataset(self.images[idx], self.targets[idx], classes=self.classes, mean=self.mean,
                             std=self.std, name=self.name, source=self.source, transform=self.transform)
 
@@ -180,10 +194,19 @@ def read_npz(path: str | os.PathLike, name: str, split: str) -> tuple[np.ndarray
     if x.dtype != np.uint8 or x.shape[1:] != spec.image_shape:
         raise DataFormatError(f"{path}: {keys[0]} is {x.dtype} {x.shape}; the rule is uint8 (N, "
                               f"{', '.join(map(str, spec.image_shape))}). {fix}")
+    if x.shape[0] == 0:
+        raise DataFormatError(f"{path}: {keys[0]} holds no images (shape {x.shape}); the rule is at least one "
+                              f"image per split. {fix}")
     if y.shape != (x.shape[0],):
         raise DataFormatError(f"{path}: {keys[1]} has shape {y.shape} but there are {x.shape[0]} images. {fix}")
-    if y.size and (y.min() < 0 or y.max() >= len(spec.classes)):
+    if y.dtype == np.bool_ or not np.issubdtype(y.dtype, np.integer):
+        raise DataFormatError(f"{path}: {keys[1]} is {y.dtype}; the rule is integer class labels (e.g. uint8) "
+                              f"in 0..{len(spec.classes) - 1}. {fix}")
+    if y.min() < 0 or y.max() >= len(spec.classes):
         raise DataFormatError(f"{path}: labels range {y.min()}..{y.max()}, outside 0..{len(spec.classes) - 1}. {fix}")
+    if y.min() == y.max():
+        raise DataFormatError(f"{path}: every label in {keys[1]} is {y.min()}; the rule is a split holding "
+                              f"several classes (a real split holds all {len(spec.classes)}). {fix}")
     return x, y
 
 
@@ -203,7 +226,13 @@ def _download(spec: _Spec, target: Path) -> None:
         os.replace(Path(tmp) / top, final)
 
 
-def _synthetic(spec: _Spec, split: str, per_class: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+SYNTHETIC_PER_CLASS = 100
+"""Images per class in each split of the smoke-mode stand-in: the most any notebook, test or recipe
+asks for in smoke mode (``per_class=config.pick(None, 100)``); tests/test_newcomer.py checks it."""
+
+
+def _synthetic(spec: _Spec, split: str, per_class: int = SYNTHETIC_PER_CLASS,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A small learnable stand-in: each class is a bright square at its own place, plus noise."""
     g = np.random.default_rng(seed + (split == "test"))
     h, w = spec.image_shape[:2]
@@ -221,7 +250,8 @@ def _synthetic(spec: _Spec, split: str, per_class: int = 20, seed: int = 0) -> t
     return x, y
 
 
-def _locate(spec: _Spec, split: str, data_dir, download: bool) -> tuple[np.ndarray, np.ndarray, str]:
+def _locate(spec: _Spec, split: str, data_dir, download: bool,
+            synthetic_ok: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
     if split not in SPLITS:
         raise ValueError(f"split {split!r} is not one of {SPLITS} (carve a validation set with train_val_split)")
     looked = []
@@ -251,7 +281,7 @@ def _locate(spec: _Spec, split: str, data_dir, download: bool) -> tuple[np.ndarr
             looked[-1] += f" failed: {type(exc).__name__}: {str(exc)[:200]}"
     else:
         looked.append("torchvision download (not allowed: download=False or COURSE_OFFLINE=1)")
-    if config.smoke_mode():
+    if config.smoke_mode() and synthetic_ok:
         message = (f"\n{'!' * 78}\n!! SMOKE MODE: no real {spec.name} found, using a SYNTHETIC stand-in.\n"
                    f"!! Numbers below mean nothing. Looked in: " + "; ".join(looked) + f"\n{'!' * 78}")
         print(message, file=sys.stderr)
@@ -259,6 +289,12 @@ def _locate(spec: _Spec, split: str, data_dir, download: bool) -> tuple[np.ndarr
         x, y = _synthetic(spec, split)
         return x, y, "SYNTHETIC stand-in (smoke mode)"
     where = "\n  - ".join(looked)
+    if not synthetic_ok:
+        raise DataNotFoundError(
+            f"{spec.name} ({split}) was not found, and an export writes real data only (never the smoke-mode "
+            f"synthetic stand-in, which a later lecture run would load as real). Looked in:\n  - {where}\n"
+            f"To fix it, run the export on a machine that is online or holds the dataset in "
+            f"{default_data_dir()} (COURSE_SMOKE makes no difference to an export).")
     raise DataNotFoundError(
         f"{spec.name} ({split}) was not found. Looked in:\n  - {where}\nTo fix it, do one of:\n"
         f"  - connect to the internet and run again (torchvision downloads it into {default_data_dir()});\n"
@@ -323,7 +359,7 @@ def train_val_split(dataset: ImageDataset, val_per_class: int, seed: int = 0) ->
 
 def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 (B, C, H, W) → float32 (B, C, H, W), scaled to [0, 1] then standardised per channel."""
-    x = images.float().div_(255)
+    x = images.to(torch.float32, copy=True).div_(255)  # a copy: a float input is never changed in place
     m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     return x.sub_(m).div_(s)
@@ -337,20 +373,31 @@ def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
     return (x * s + m).clamp(0, 1)
 
 
-def random_crop_flip(images: torch.Tensor, padding: int = 4, flip: bool = True,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """Per-image random crop after zero padding, and a random horizontal flip: (B, C, H, W) → same."""
+def crop_flip_params(batch: int, padding: int = 4, flip: bool = True,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random draws for :func:`random_crop_flip`: row offsets (B,), column offsets (B,), flip mask (B,)."""
+    oy = torch.randint(0, 2 * padding + 1, (batch,), generator=generator)
+    ox = torch.randint(0, 2 * padding + 1, (batch,), generator=generator)
+    mask = torch.rand(batch, generator=generator) < 0.5 if flip else torch.zeros(batch, dtype=torch.bool)
+    return oy, ox, mask
+
+
+def apply_crop_flip(images: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, mask: torch.Tensor,
+                    padding: int = 4) -> torch.Tensor:
+    """Crop each zero-padded image at (oy, ox) and mirror it left-right where ``mask``: (B, C, H, W) → same."""
     b, c, h, w = images.shape
     padded = torch.nn.functional.pad(images, (padding,) * 4)
-    oy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
-    ox = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
     rows = (oy[:, None] + torch.arange(h))[:, None, :, None]  # (B, 1, H, 1)
     cols = (ox[:, None] + torch.arange(w))[:, None, None, :]  # (B, 1, 1, W)
     out = padded[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
-    if flip:
-        mask = torch.rand(b, generator=generator) < 0.5
-        out = torch.where(mask[:, None, None, None], out.flip(-1), out)
-    return out
+    return torch.where(mask[:, None, None, None], out.flip(-1), out)
+
+
+def random_crop_flip(images: torch.Tensor, padding: int = 4, flip: bool = True,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Per-image random crop after zero padding, and a random horizontal flip: (B, C, H, W) → same."""
+    oy, ox, mask = crop_flip_params(images.shape[0], padding, flip, generator)
+    return apply_crop_flip(images, oy, ox, mask, padding)
 
 
 class BatchLoader:
@@ -359,14 +406,32 @@ class BatchLoader:
     ``augment``: "none", "crop_flip" (random crop with 4-pixel padding + horizontal flip, the
     usual CIFAR-10 recipe) or "strong" (torchvision's TrivialAugmentWide per image, then crop
     and flip). Shuffling and augmentation are seeded: the same seed gives the same batches.
+
+    Each epoch draws its order and one seed per batch from the loader's generator, so an
+    epoch can be replayed from any batch (:meth:`iter_from`) and the state to save between
+    epochs is the generator's (:meth:`state_dict`). Past one process, ``batch_size`` is the
+    global batch: process ``rank`` of ``world_size`` gets its contiguous share of every global
+    batch, augmented exactly as one process would augment it, so N processes see the same
+    data as one (a last batch smaller than ``world_size`` is dropped there). ``rank`` and
+    ``world_size`` default to the current process group's (see :mod:`course_utils.distributed`).
     """
 
     def __init__(self, dataset: ImageDataset, batch_size: int = 128, *, shuffle: bool = False,
-                 augment: str = "none", drop_last: bool = False, seed: int = 0, device: torch.device | str = "cpu"):
+                 augment: str = "none", drop_last: bool = False, seed: int = 0, device: torch.device | str = "cpu",
+                 rank: int | None = None, world_size: int | None = None):
         if augment not in AUGMENTS:
             raise ValueError(f"augment {augment!r} is not one of {AUGMENTS}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size {batch_size!r} must be a positive integer")
+        from .distributed import world
+
+        default_rank, default_world = world()
+        self.rank = default_rank if rank is None else rank
+        self.world_size = default_world if world_size is None else world_size
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"rank {self.rank} must be in [0, world_size {self.world_size})")
+        if batch_size < self.world_size:
+            raise ValueError(f"batch_size {batch_size} is smaller than the {self.world_size} processes sharing it")
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, shuffle
         self.augment, self.drop_last, self.device = augment, drop_last, torch.device(device)
         self.generator = torch.Generator().manual_seed(seed)
@@ -376,23 +441,55 @@ class BatchLoader:
             self._strong = v2.TrivialAugmentWide()
 
     def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        """Batches per epoch (the same on every process)."""
+        n, b = len(self.dataset), self.batch_size
+        full, rest = divmod(n, b)
+        keep_rest = rest > 0 and not self.drop_last and rest >= self.world_size
+        return full + int(keep_rest)
+
+    def state_dict(self) -> dict:
+        """What an exact resume needs: the generator's state before the next epoch's draws."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (the next epoch then draws the same order and seeds)."""
+        self.generator.set_state(state["generator"])
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.dataset)
+        return self.iter_from(0)
+
+    def iter_from(self, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch, skipping its first ``start`` batches (identical to them otherwise).
+
+        The epoch's random draws happen at the first batch, not when the iterator is made.
+        """
+        n, count = len(self.dataset), len(self)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            idx = order[start:start + self.batch_size]
+        seeds = torch.randint(0, 2**62, (count,), generator=self.generator)  # one per batch
+        yield from self._batches(order, seeds, start)
+
+    def _batches(self, order: torch.Tensor, seeds: torch.Tensor, start: int):
+        from .distributed import shard_bounds
+
+        mnist = self.dataset.name == "mnist"  # digits: small shifts, never mirrored
+        for i in range(start, len(seeds)):
+            batch = order[i * self.batch_size:(i + 1) * self.batch_size]  # the global batch
+            lo, hi = shard_bounds(len(batch), self.rank, self.world_size)
+            idx = batch[lo:hi]  # this process's rows of it
             images = self.dataset.images[idx]
-            if self._strong is not None:
+            seed = int(seeds[i])
+            if self._strong is not None:  # TrivialAugmentWide draws from torch's global generator
                 state = torch.random.get_rng_state()
-                torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator)))
-                images = torch.stack([self._strong(img) for img in images])
+                augmented = []
+                for j, img in zip(range(lo, hi), images):
+                    torch.manual_seed(seed + j)
+                    augmented.append(self._strong(img))
+                images = torch.stack(augmented)
                 torch.random.set_rng_state(state)
             if self.augment != "none":
-                mnist = self.dataset.name == "mnist"  # digits: small shifts, never mirrored
-                images = random_crop_flip(images, padding=2 if mnist else 4, flip=not mnist, generator=self.generator)
+                padding = 2 if mnist else 4
+                params = crop_flip_params(len(batch), padding, not mnist, torch.Generator().manual_seed(seed))
+                images = apply_crop_flip(images, *(p[lo:hi] for p in params), padding=padding)
             x = normalize(images, self.dataset.mean, self.dataset.std)
             yield x.to(self.device, non_blocking=True), self.dataset.targets[idx].to(self.device, non_blocking=True)
 
@@ -421,7 +518,11 @@ def torch_transform(dataset: str, train: bool = False) -> Callable:
 
 def export_npz(out_dir: str | os.PathLike, names: Sequence[str] = ("cifar10", "mnist"),
                source_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Write ``cifar10.npz`` / ``mnist.npz`` mirrors into ``out_dir`` (atomically: temp file, then rename)."""
+    """Write ``cifar10.npz`` / ``mnist.npz`` mirrors into ``out_dir`` (atomically: temp file, then rename).
+
+    Real data only: with none found, :class:`DataNotFoundError`, even in smoke mode (the synthetic
+    stand-in is never written). Files get the usual mode for new files (0o666 minus the umask).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -431,15 +532,30 @@ def export_npz(out_dir: str | os.PathLike, names: Sequence[str] = ("cifar10", "m
         spec = _SPECS[name]
         arrays = {}
         for split in SPLITS:
-            x, y, _ = _locate(spec, split, source_dir, download=True)
+            x, y, _ = _locate(spec, split, source_dir, download=True, synthetic_ok=False)
             arrays[f"x_{split}"], arrays[f"y_{split}"] = x.astype(np.uint8), y.astype(np.uint8)
         arrays["class_names"] = np.array(spec.classes)
         final = out / spec.npz
-        with tempfile.NamedTemporaryFile(dir=out, suffix=".npz.tmp", delete=False) as tmp:
-            np.savez(tmp, **arrays)
-        os.replace(tmp.name, final)
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{spec.npz}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a mirror is meant to be shared
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         written.append(final)
     return written
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -450,7 +566,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     exp.add_argument("dir")
     exp.add_argument("--only", choices=sorted(_SPECS), action="append")
     args = parser.parse_args(argv)
-    for path in export_npz(args.dir, args.only or ("cifar10", "mnist")):
+    try:
+        written = export_npz(args.dir, args.only or ("cifar10", "mnist"))
+    except (DataNotFoundError, DataFormatError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from .patches import check_images, check_positive
 from .vit import Encoder
 
 
@@ -138,6 +139,8 @@ class ConvAttentionNet(nn.Module):
         self.head = nn.Linear(channels, num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) → (B, num_classes)."""
+        check_images(images, self.stem[0].in_channels, None, "ConvAttentionNet")
         x = self.stem(images)  # (B, C, 7, 7)
         x = x + self.norm(self.attn(x))  # residual around the attention
         return self.head(x.mean(dim=(2, 3)))
@@ -161,17 +164,19 @@ class HybridViT(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, dim: int = 64, depth: int = 2,
                  num_heads: int = 4, mlp_dim: int = 128, image_size: int = 28, dropout: float = 0.0):
         super().__init__()
+        check_positive("image size", image_size)
         if image_size % 4:
             raise ValueError(f"image size {image_size} is not divisible by 4 (the stem halves it twice)")
         self.stem = _stem(in_channels, dim)
         grid = image_size // 4
-        self.grid = grid
+        self.grid, self.image_size, self.in_channels = grid, image_size, in_channels
         self.pos_embed = nn.Parameter(torch.randn(1, grid * grid, dim) * 0.02)
         self.encoder = Encoder(dim, depth, num_heads, mlp_dim, dropout)
         self.head = nn.Linear(dim, num_classes)
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) → (B, (H/4)·(W/4), dim): the stem's feature map, one token per position."""
+        check_images(images, self.in_channels, self.image_size, "the hybrid ViT")
         return self.stem(images).flatten(2).transpose(1, 2) + self.pos_embed
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -192,6 +197,8 @@ class SmallCNN(nn.Module):
         self.head = nn.Linear(channels, num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) → (B, num_classes)."""
+        check_images(images, self.stem[0].in_channels, None, "SmallCNN")
         return self.head(self.stem(images).mean(dim=(2, 3)))
 
 

@@ -9,23 +9,37 @@ Conventions (tested):
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 from torch import nn
 
 
+def check_positive(name: str, value) -> int:
+    """``value`` itself; ValueError naming it unless it is a positive integer (a size, a count)."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} {value!r} must be a positive integer")
+    return value
+
+
 def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if isinstance(size, Integral):
+        return size, size
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise ValueError(f"image size {size!r} must be one integer or a pair (H, W)")
+    return size[0], size[1]
 
 
 def check_divisible(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
     """The patch grid (n_h, n_w); ValueError naming both sizes if P does not divide the image."""
     h, w = _pair(image_size)
-    if patch_size < 1:
-        raise ValueError(f"patch size {patch_size} must be a positive integer")
+    check_positive("patch size", patch_size)
+    for side in (h, w):
+        check_positive("image size", side)
     for side in {h, w}:
         if side % patch_size:
             raise ValueError(f"image size {side} is not divisible by patch size {patch_size}")
-    return h // patch_size, w // patch_size
+    return int(h) // patch_size, int(w) // patch_size
 
 
 def num_patches(image_size: int | tuple[int, int], patch_size: int) -> int:
@@ -50,7 +64,10 @@ def unpatchify(patches: torch.Tensor, patch_size: int, image_size: int | tuple[i
     """Inverse of :func:`patchify`: patches (B, N, C·P·P) → images (B, C, H, W)."""
     h, w = _pair(image_size)
     n_h, n_w = check_divisible((h, w), patch_size)
+    check_positive("channels", channels)
     p = patch_size
+    if patches.ndim != 3:
+        raise ValueError(f"patches must be (B, N, C·P·P), got shape {tuple(patches.shape)}")
     b, n, d = patches.shape
     if (n, d) != (n_h * n_w, channels * p * p):
         raise ValueError(f"patches of shape {tuple(patches.shape)} do not fit a {channels}x{h}x{w} image "
@@ -60,9 +77,19 @@ def unpatchify(patches: torch.Tensor, patch_size: int, image_size: int | tuple[i
     return x.reshape(b, channels, h, w)
 
 
-def _check_size(images: torch.Tensor, image_size: tuple[int, int]) -> None:
-    if tuple(images.shape[-2:]) != image_size:
-        raise ValueError(f"image of size {tuple(images.shape[-2:])} given to a patch embedding built for {image_size}")
+def check_images(images: torch.Tensor, channels: int, image_size: int | tuple[int, int] | None,
+                 who: str = "this model") -> None:
+    """ValueError unless ``images`` is a batch (B, channels, H, W) of ``image_size`` (any H, W if None)."""
+    want = ("H", "W") if image_size is None else _pair(image_size)
+    got = tuple(images.shape)
+    if images.ndim == 4 and got[1] == channels and (image_size is None or got[2:] == want):
+        return
+    message = f"expects images (B, {channels}, {want[0]}, {want[1]}), got shape {got}"
+    if images.ndim == 3 and got[0] == channels:
+        raise ValueError(f"{who} {message}: add the batch dimension with images.unsqueeze(0)")
+    if images.ndim == 4 and got[1] == channels:  # only the size is wrong
+        raise ValueError(f"image of size {got[2:]} given to {who} built for {want}: it {message}")
+    raise ValueError(f"{who} {message}")
 
 
 class PatchEmbedding(nn.Module):
@@ -72,13 +99,15 @@ class PatchEmbedding(nn.Module):
                  embed_dim: int = 64):
         super().__init__()
         self.grid = check_divisible(image_size, patch_size)
+        check_positive("in_channels", in_channels)
+        check_positive("embed_dim", embed_dim)
         self.image_size, self.patch_size = _pair(image_size), patch_size
         self.num_patches = self.grid[0] * self.grid[1]
         self.proj = nn.Conv2d(in_channels, embed_dim, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) → (B, N, embed_dim)."""
-        _check_size(images, self.image_size)
+        check_images(images, self.proj.in_channels, self.image_size, "the patch embedding")
         return self.proj(images).flatten(2).transpose(1, 2)  # (B, D, n_h, n_w) → (B, N, D)
 
     @classmethod
@@ -100,13 +129,16 @@ class LinearPatchEmbedding(nn.Module):
                  embed_dim: int = 64):
         super().__init__()
         self.grid = check_divisible(image_size, patch_size)
+        check_positive("in_channels", in_channels)
+        check_positive("embed_dim", embed_dim)
         self.image_size, self.patch_size = _pair(image_size), patch_size
         self.num_patches = self.grid[0] * self.grid[1]
+        self.in_channels = in_channels
         self.proj = nn.Linear(in_channels * patch_size**2, embed_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) → (B, N, embed_dim)."""
-        _check_size(images, self.image_size)
+        check_images(images, self.in_channels, self.image_size, "the patch embedding")
         return self.proj(patchify(images, self.patch_size))
 
     @classmethod
@@ -122,5 +154,7 @@ class LinearPatchEmbedding(nn.Module):
 
 def scramble(patches: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Shuffle the patch order of (B, N, D) tokens with one permutation; returns (shuffled, perm (N,))."""
+    if patches.ndim != 3:
+        raise ValueError(f"patches must be (B, N, D), got shape {tuple(patches.shape)}")
     perm = torch.randperm(patches.shape[1], generator=generator)
     return patches[:, perm], perm

@@ -11,6 +11,8 @@ Conventions (tested):
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 from torch import nn
 
@@ -18,9 +20,11 @@ MODES = ("concat", "sum")
 
 
 def frequencies(dim: int, base: float = 10000.0) -> torch.Tensor:
-    """The D/2 angular frequencies ω_i = 1 / base^(2i/D), i = 0..D/2−1, float64."""
+    """The D/2 angular frequencies ω_i = 1 / base^(2i/D), i = 0..D/2−1, float64; base must be positive."""
     if dim < 2 or dim % 2:
         raise ValueError(f"dim {dim} must be a positive even number (sin and cos channels come in pairs)")
+    if not base > 0:  # also refuses NaN
+        raise ValueError(f"base {base} must be a positive number (the wavelengths are powers of it)")
     return base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)
 
 
@@ -45,6 +49,8 @@ def sinusoidal_2d(height: int, width: int, dim: int, mode: str = "concat", base:
         raise ValueError(f"mode {mode!r} is not one of {MODES}")
     if height < 1 or width < 1:
         raise ValueError(f"grid {height}x{width} must be at least 1x1")
+    if dim < 2:  # (odd dims are named below, with the rule of their mode)
+        raise ValueError(f"dim {dim} must be a positive even number (sin and cos channels come in pairs)")
     rows = torch.arange(height).repeat_interleave(width)  # (H·W,) row index of each cell
     cols = torch.arange(width).repeat(height)  # (H·W,) column index of each cell
     if mode == "concat":
@@ -81,6 +87,9 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, num_positions: int, dim: int, std: float = 0.02):
         super().__init__()
+        for name, value in (("num_positions", num_positions), ("dim", dim)):
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} {value!r} must be a positive integer")
         self.table = nn.Parameter(torch.randn(num_positions, dim) * std)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -14,28 +14,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .patches import PatchEmbedding
+from .patches import PatchEmbedding, check_positive
 from .vit import MLP
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
-    """x (B, H, W, C) → windows (B·num_windows, M, M, C), M = window_size, windows row-major."""
+    """x (B, H, W, C) → windows (B·num_windows, M, M, C), contiguous, M = window_size, windows row-major."""
+    check_positive("window size", window_size)
     b, h, w, c = x.shape
     if h % window_size or w % window_size:
         raise ValueError(f"feature map {h}x{w} is not divisible by window size {window_size} (pad it first)")
     m = window_size
     x = x.view(b, h // m, m, w // m, m, c)  # (B, nH, M, nW, M, C)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, m, m, c)  # (B·nH·nW, M, M, C)
+    # contiguous, so callers may .view it: with B·nH = 1 a reshape alone can hand back a strided view
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, m, m, c)  # (B·nH·nW, M, M, C)
 
 
 def window_reverse(windows: torch.Tensor, window_size: int, height: int, width: int) -> torch.Tensor:
     """Inverse of :func:`window_partition`: (B·num_windows, M, M, C) → (B, H, W, C)."""
-    m = window_size
+    m = check_positive("window size", window_size)
     n_h, n_w = height // m, width // m
-    if height % m or width % m or windows.shape[0] % (n_h * n_w):
+    if height % m or width % m or n_h * n_w == 0 or windows.shape[0] % (n_h * n_w):
         raise ValueError(f"{windows.shape[0]} windows of {m}x{m} do not tile a {height}x{width} map")
     c = windows.shape[-1]
-    x = windows.view(-1, n_h, n_w, m, m, c)  # (B, nH, nW, M, M, C)
+    x = windows.reshape(-1, n_h, n_w, m, m, c)  # (B, nH, nW, M, M, C)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, c)
 
 
@@ -46,6 +48,7 @@ def shift_regions(height: int, width: int, window_size: int, shift_size: int) ->
     window's unwrapped part) or band 2 (the ``shift`` positions rolled over from the other side).
     Region = 3·row_band + column_band. Tokens of different regions must not attend to each other.
     """
+    check_positive("window size", window_size)
     if not 0 <= shift_size < window_size:
         raise ValueError(f"shift size {shift_size} must be in 0..{window_size - 1} (less than the window)")
 
@@ -58,6 +61,7 @@ def shift_regions(height: int, width: int, window_size: int, shift_size: int) ->
 
 def shifted_window_mask(height: int, width: int, window_size: int, shift_size: int) -> torch.Tensor:
     """(num_windows, M², M²) boolean, True where a token may attend to another in its window after the roll."""
+    check_positive("window size", window_size)
     if height % window_size or width % window_size:
         raise ValueError(f"feature map {height}x{width} is not divisible by window size {window_size} (pad it first)")
     regions = shift_regions(height, width, window_size, shift_size)  # (H, W)
@@ -67,7 +71,7 @@ def shifted_window_mask(height: int, width: int, window_size: int, shift_size: i
 
 def relative_position_index(window_size: int) -> torch.Tensor:
     """(M², M²) long: for tokens i, j of a window, the index of (Δrow, Δcol) in a (2M−1)² bias table."""
-    m = window_size
+    m = check_positive("window size", window_size)
     coords = torch.stack(torch.meshgrid(torch.arange(m), torch.arange(m), indexing="ij")).flatten(1)  # (2, M²)
     delta = coords[:, :, None] - coords[:, None, :]  # (2, M², M²), each in −(M−1)..M−1
     delta = delta + (m - 1)  # shift to 0..2M−2
@@ -77,11 +81,16 @@ def relative_position_index(window_size: int) -> torch.Tensor:
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside windows, with a learned relative position bias.
 
-    x (num_windows·B, M², C) → (num_windows·B, M², C); mask (num_windows, M², M²) boolean or None.
+    x (num_windows·B, M², C) → (num_windows·B, M², C); mask (num_windows, M², M²) boolean or None,
+    True where a token may attend. A token allowed no key at all raises a ValueError (its softmax
+    would be NaN); a shifted-window mask always lets a token attend to itself.
     """
 
     def __init__(self, dim: int, window_size: int, num_heads: int):
         super().__init__()
+        check_positive("window size", window_size)
+        check_positive("dim", dim)
+        check_positive("num_heads", num_heads)
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
         self.dim, self.window_size, self.num_heads = dim, window_size, num_heads
@@ -101,12 +110,30 @@ class WindowAttention(nn.Module):
         q, k, v = self.qkv(x).view(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)  # (B·nW, h, N, d)
         scores = q @ k.transpose(-2, -1) / (c // self.num_heads) ** 0.5 + self.relative_bias()  # (B·nW, h, N, N)
         if mask is not None:
-            nw = mask.shape[0]
+            nw = _check_window_mask(mask, bw, n)
             scores = scores.view(bw // nw, nw, self.num_heads, n, n).masked_fill(~mask[None, :, None], float("-inf"))
             scores = scores.view(bw, self.num_heads, n, n)
         weights = scores.softmax(dim=-1)
         out = self.proj((weights @ v).transpose(1, 2).reshape(bw, n, c))
         return (out, weights) if return_attention else out
+
+
+def _check_window_mask(mask: torch.Tensor, num_windows: int, tokens: int) -> int:
+    """The mask's number of windows nW; TypeError or ValueError unless it is (nW, N, N) boolean with no empty row."""
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask dtype {mask.dtype} is not allowed: the mask must be boolean, "
+                        "True where a token may attend")
+    if mask.ndim != 3 or mask.shape[1:] != (tokens, tokens) or mask.shape[0] == 0:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} is not (num_windows, {tokens}, {tokens})")
+    nw = mask.shape[0]
+    if num_windows % nw:
+        raise ValueError(f"{num_windows} windows are not a whole number of batches of {nw} (the mask's windows)")
+    empty = ~mask.any(dim=-1)  # (nW, N): a token with no key allowed
+    if empty.any():
+        window, token = torch.nonzero(empty)[0].tolist()
+        raise ValueError(f"mask allows no key at all for query {token} of window {window}: its softmax is "
+                         "undefined; every token must be allowed at least one key")
+    return nw
 
 
 class SwinBlock(nn.Module):
@@ -115,6 +142,7 @@ class SwinBlock(nn.Module):
     def __init__(self, dim: int, resolution: tuple[int, int], num_heads: int, window_size: int = 4,
                  shift_size: int = 0, mlp_ratio: float = 4.0):
         super().__init__()
+        check_positive("window size", window_size)
         self.resolution = resolution
         if min(resolution) <= window_size:  # one window covers the map: nothing to shift
             window_size, shift_size = min(resolution), 0
@@ -177,6 +205,7 @@ class SwinTransformer(nn.Module):
         super().__init__()
         if len(depths) != len(num_heads):
             raise ValueError(f"depths {depths} and num_heads {num_heads} must have one entry per stage")
+        check_positive("window size", window_size)
         self.patch_embed = PatchEmbedding(image_size, patch_size, in_channels, embed_dim)
         self.norm_in = nn.LayerNorm(embed_dim)
         res, dim = self.patch_embed.grid, embed_dim

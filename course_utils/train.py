@@ -10,6 +10,7 @@ renamed, so an interrupted save never destroys the previous checkpoint.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import tempfile
@@ -21,6 +22,8 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from . import config, distributed
+
 try:  # tqdm.auto draws a widget in notebooks and a text bar in a terminal
     from tqdm.auto import tqdm
 except ImportError:  # pragma: no cover - tqdm is a dependency; this only keeps imports cheap
@@ -29,7 +32,7 @@ except ImportError:  # pragma: no cover - tqdm is a dependency; this only keeps 
 
 @dataclass
 class History:
-    """Per-epoch records of a run: train/val loss and accuracy, seconds, learning rate."""
+    """Per-epoch records of a run: train/val loss and accuracy, seconds, learning rate, fraction of the epoch run."""
 
     epoch: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -38,6 +41,7 @@ class History:
     val_acc: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
+    fraction: list[float] = field(default_factory=list)
     stopped_early: bool = False
 
     def to_dict(self) -> dict:
@@ -48,6 +52,11 @@ class History:
     def from_dict(cls, data: dict) -> "History":
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
+
+    @property
+    def epochs_run(self) -> float:
+        """Epochs trained, counting a budget-cut last epoch by the fraction of its steps that ran."""
+        return float(sum(self.fraction)) if len(self.fraction) == len(self.epoch) else float(len(self.epoch))
 
     @property
     def total_seconds(self) -> float:
@@ -66,7 +75,10 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable | None = None,
              device: torch.device | str | None = None) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` over ``loader``: returns (loss, accuracy in [0, 1])."""
+    """Mean loss and accuracy of ``model`` over ``loader``: returns (loss, accuracy in [0, 1]).
+
+    A loader sharded across processes (``loader.world_size > 1``) is scored by all of them together.
+    """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = torch.device(device) if device is not None else _model_device(model)
     was_training = model.training
@@ -79,6 +91,8 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable | None = None
         correct += (logits.argmax(-1) == targets).sum().item()
         count += targets.numel()
     model.train(was_training)
+    if getattr(loader, "world_size", 1) > 1:
+        total_loss, correct, count = distributed.all_reduce_sum([total_loss, correct, count], device)
     if count == 0:
         raise ValueError("evaluate() got an empty loader: no batches to score")
     return total_loss / count, correct / count
@@ -146,8 +160,17 @@ class TimeBudgetCosine(torch.optim.lr_scheduler.LRScheduler):
 
 # ----------------------------------------------------------------------------- checkpoints
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(path: str | os.PathLike, **state) -> Path:
-    """Atomically save ``state`` (tensors, state dicts, plain values) to ``path``."""
+    """Atomically save ``state`` (tensors, state dicts, plain values) to ``path``.
+
+    The file gets the usual permissions (0666 less the umask), like any file a program creates.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -156,6 +179,7 @@ def save_checkpoint(path: str | os.PathLike, **state) -> Path:
             torch.save(state, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -180,6 +204,29 @@ def _model_device(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
+def _differences(old, new, prefix: str = "") -> list[str]:
+    """Where two nested dicts of settings differ, as "key: old → new" lines."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new), key=str):
+            lines += _differences(old.get(key, "<missing>"), new.get(key, "<missing>"), f"{prefix}{key}.")
+        return lines
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} → {new!r}"]
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
 # ----------------------------------------------------------------------------- fit
 
 def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimizer, *, epochs: int,
@@ -191,69 +238,140 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
     """Train ``model`` for ``epochs`` epochs (counted from 0 even when resuming) and return its History.
 
     - ``scheduler`` is stepped after every optimizer step.
+    - A step whose loss is not finite raises ``FloatingPointError`` before it changes anything.
     - ``max_minutes`` stops cleanly between steps once the budget is spent (``stopped_early``);
-      the partial epoch is evaluated and recorded.
-    - ``checkpoint``: saved atomically after every epoch (model, optimizer, scheduler, epoch,
-      history, ``extra``); with ``resume=True`` an existing one is loaded first and training
-      continues with the next epoch.
-    - ``precision``: "fp32", or "bf16" for bfloat16 autocast in the forward pass (weights and
-      optimizer stay float32); ``config.fast_precision()`` says which is faster on this machine.
+      the partial epoch is evaluated and recorded in the returned History.
+    - ``checkpoint``: saved atomically after every epoch and when the budget stops a run
+      (model, optimizer, scheduler, the loader's and torch's random state, the position inside
+      an unfinished epoch, history, ``extra``). With ``resume=True`` an existing one is loaded
+      first and training continues exactly where it stopped: an interrupted run and resumed one
+      ends with the same weights as an uninterrupted one. ``extra`` describes the run (its
+      recipe); resuming with a different ``extra`` is refused, naming what differs.
+    - ``precision``: "fp32", "bf16" (bfloat16 autocast in the forward pass; weights and optimizer
+      stay float32) or "fp16" (float16 autocast with a gradient scaler, GPUs only);
+      ``config.fast_precision()`` says which is fastest on this machine.
+    - Under ``torchrun`` (see :mod:`course_utils.distributed`) the same call trains with
+      DistributedDataParallel: each process takes its share of every batch from a sharded
+      loader (``data.make_loader``), metrics are summed over processes, only process 0 prints
+      and writes the checkpoint.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs {epochs!r} must be a non-negative integer")
     if max_minutes is not None and max_minutes <= 0:
         raise ValueError(f"max_minutes {max_minutes!r} must be positive (or None for no budget)")
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision {precision!r} is not one of ('fp32', 'bf16')")
+    if precision not in config.PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {config.PRECISIONS}")
+    rank, world_size = distributed.world()
+    for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
+        if world_size > 1 and loader is not None and getattr(loader, "world_size", 1) != world_size:
+            raise ValueError(f"fit() runs in {world_size} processes but {name} is not sharded across them: "
+                             f"build it with course_utils.data.make_loader inside the process group")
+    progress = progress and rank == 0
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = torch.device(device) if device is not None else _model_device(model)
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"precision 'fp16' needs a GPU (device is {device}); on a CPU use 'bf16' or 'fp32'")
     model.to(device)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    history, start_epoch = History(), 0
+    autocast = torch.autocast(device.type, dtype=torch.float16 if precision == "fp16" else torch.bfloat16,
+                              enabled=precision != "fp32")
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    extra = extra or {}
+    history, next_epoch, partial = History(), 0, None
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint, map_location=device)
+        changed = _differences(state.get("extra", {}), extra)
+        if changed:
+            raise ValueError(f"checkpoint {checkpoint} belongs to a different run; it differs in "
+                             + "; ".join(changed) + ". Use the same settings to resume it, or another checkpoint path")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
             scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler") is not None:
+            scaler.load_state_dict(state["scaler"])
+        if state.get("loader") is not None and hasattr(train_loader, "load_state_dict"):
+            train_loader.load_state_dict(state["loader"])
+        rng = state.get("rng") or []
+        if len(rng) == world_size:
+            _set_rng_state(rng[rank])
         history = History.from_dict(state["history"])
-        start_epoch = int(state["epoch"]) + 1
+        history.stopped_early = False
+        next_epoch = int(state.get("next_epoch", int(state["epoch"]) + 1))
+        partial = state.get("partial")
         if progress:
-            print(f"resumed from {checkpoint}: {start_epoch} epoch(s) done")
+            where = f", {partial['step']} step(s) into epoch {next_epoch + 1}" if partial else ""
+            print(f"resumed from {checkpoint}: {len(history)} epoch(s) done{where}")
+    net = distributed.wrap(model, device)  # DistributedDataParallel under torchrun, the model itself otherwise
     deadline = time.perf_counter() + 60 * max_minutes if max_minutes is not None else math.inf
 
-    for epoch in range(start_epoch, epochs):
-        model.train()
+    def save(epoch_next: int, loader_state, part: dict | None, hist: History) -> None:
+        rng = distributed.gather_objects(_rng_state())  # a collective: every process takes part
+        if checkpoint is not None and rank == 0:
+            save_checkpoint(checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                            scheduler=scheduler.state_dict() if scheduler is not None else None,
+                            scaler=scaler.state_dict() if scaler is not None else None,
+                            epoch=epoch_next - 1, next_epoch=epoch_next, partial=part, loader=loader_state, rng=rng,
+                            history=hist.to_dict(), extra=extra)
+        distributed.barrier()
+
+    for epoch in range(next_epoch, epochs):
+        net.train()
+        loader_state = train_loader.state_dict() if hasattr(train_loader, "state_dict") else None
+        step, total_loss, correct, count, before = 0, 0.0, 0, 0, 0.0
+        if partial is not None and partial["epoch"] == epoch:  # finish the epoch a budget cut short
+            step, before = partial["step"], partial["seconds"]
+            if rank == 0:  # the sums are over all processes: count them once
+                total_loss, correct, count = partial["loss_sum"], partial["correct"], partial["count"]
+        partial = None
         started = time.perf_counter()
-        total_loss, correct, count = 0.0, 0, 0
-        bar = _bar(train_loader, f"epoch {epoch + 1}/{epochs}", progress)
+        stopped = False
+        bar = _bar(_batches_from(train_loader, step), f"epoch {epoch + 1}/{epochs}", progress,
+                   total=len(train_loader) if hasattr(train_loader, "__len__") else None, initial=step)
         for inputs, targets in bar:
             inputs, targets = inputs.to(device), targets.to(device)
             with autocast:
-                logits = model(inputs)
+                logits = net(inputs)
                 loss = loss_fn(logits.float(), targets)
+            n = targets.numel()
+            n_all, bad = distributed.all_reduce_sum([n, float(not torch.isfinite(loss))], device)
+            if bad:  # before backward: the weights, optimizer and schedule stay as they were
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}: "
+                                         f"lower the learning rate (the step was not applied)")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            # each process's loss is a mean over its rows; DDP averages gradients over processes,
+            # so weight by the process's share of the global batch to get the global batch's mean
+            weighted = loss * (n * world_size / n_all) if world_size > 1 else loss
+            if scaler is not None:
+                scaler.scale(weighted).backward()
+                scaler.unscale_(optimizer)
+            else:
+                weighted.backward()
             if grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}: lower the learning rate")
-            total_loss += loss.item() * targets.numel()
+            step += 1
+            total_loss += loss.item() * n
             correct += (logits.argmax(-1) == targets).sum().item()
-            count += targets.numel()
+            count += n
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{total_loss / count:.3f}", acc=f"{correct / count:.3f}", refresh=False)
-            if time.perf_counter() > deadline:
-                history.stopped_early = True
+            if max_minutes is not None and distributed.all_reduce_sum([float(time.perf_counter() > deadline)])[0]:
+                stopped = True
                 break
         if hasattr(bar, "close"):
             bar.close()
+        total_loss, correct, count = distributed.all_reduce_sum([total_loss, correct, count], device)
+        correct, count = int(correct), int(count)
         if count == 0:
             raise ValueError("fit() got an empty train_loader: no batches to train on")
-        seconds = time.perf_counter() - started
+        seconds = before + time.perf_counter() - started
+        finished = History.from_dict(history.to_dict())  # the completed epochs, what a resume builds on
         val_loss, val_acc = evaluate(model, val_loader, loss_fn, device) if val_loader is not None else (math.nan, math.nan)
         history.epoch.append(epoch + 1)
         history.train_loss.append(total_loss / count)
@@ -262,28 +380,36 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
         history.val_acc.append(val_acc)
         history.seconds.append(seconds)
         history.lr.append(optimizer.param_groups[0]["lr"])
+        history.fraction.append(step / len(train_loader) if stopped and hasattr(train_loader, "__len__") else 1.0)
         if progress:
             scores = f"val loss {val_loss:.4f} acc {val_acc:.4f} | " if val_loader is not None else ""
             print(f"epoch {epoch + 1:3d}: train loss {total_loss / count:.4f} acc {correct / count:.4f} | "
                   f"{scores}{seconds:.1f} s")
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                            scheduler=scheduler.state_dict() if scheduler is not None else None,
-                            epoch=epoch, history=history.to_dict(), extra=extra or {})
-        if history.stopped_early:
+        if stopped:
+            history.stopped_early = True
+            part = {"epoch": epoch, "step": step, "loss_sum": total_loss, "correct": correct, "count": count,
+                    "seconds": seconds}
+            save(epoch, loader_state, part, finished)
             if progress:
-                print(f"stopped after {max_minutes} minute(s) of training, during epoch {epoch + 1}")
+                total = f"/{len(train_loader)}" if hasattr(train_loader, "__len__") else ""
+                again = "; run it again to resume" if checkpoint is not None else ""
+                print(f"stopped after {max_minutes} minute(s) of training, {step}{total} steps into epoch "
+                      f"{epoch + 1}{again}")
             break
+        save(epoch + 1, train_loader.state_dict() if hasattr(train_loader, "state_dict") else None, None, history)
     return history
 
 
-def _bar(iterable: Iterable, desc: str, enabled: bool):
+def _batches_from(loader: Iterable, start: int) -> Iterable:
+    """The loader's next epoch from batch ``start`` on (replayable loaders skip without work)."""
+    if start == 0:
+        return loader
+    if hasattr(loader, "iter_from"):
+        return loader.iter_from(start)
+    return itertools.islice(iter(loader), start, None)
+
+
+def _bar(iterable: Iterable, desc: str, enabled: bool, total: int | None = None, initial: int = 0):
     if not enabled or tqdm is None:
         return iterable
-    return tqdm(iterable, desc=desc, leave=False, mininterval=0.5)
-
-
-if __name__ == "__main__":  # python -m course_utils.train vit-cifar10 ...
-    from .recipes import main
-
-    raise SystemExit(main())
+    return tqdm(iterable, desc=desc, leave=False, mininterval=0.5, total=total, initial=initial)

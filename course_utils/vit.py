@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .attention import MultiHeadAttention
-from .patches import PatchEmbedding
+from .patches import PatchEmbedding, check_divisible, check_images, check_positive
 from .positional import sinusoidal_1d, sinusoidal_2d
 
 POS_EMBEDDINGS = ("learned", "sincos2d")
@@ -28,14 +28,15 @@ class ConvStem(nn.Module):
     """Convolutions instead of one patch projection (Xiao et al., 2021): (B, C, H, W) → (B, N, D).
 
     3×3 convolutions with stride 2 until the map is (H/P)×(W/P), then a 1×1 projection to D:
-    the same token grid as a patch embedding of size P (a power of two).
+    the same token grid as a patch embedding of size P (a power of two). image_size: an int or (H, W).
     """
 
-    def __init__(self, image_size: int, patch_size: int, in_channels: int, embed_dim: int):
+    def __init__(self, image_size: int | tuple[int, int], patch_size: int, in_channels: int, embed_dim: int):
         super().__init__()
+        check_positive("patch size", patch_size)
         if patch_size < 2 or patch_size & (patch_size - 1):
             raise ValueError(f"patch size {patch_size} must be a power of two for the conv stem")
-        PatchEmbedding(image_size, patch_size, in_channels, 1)  # the same divisibility check
+        grid = PatchEmbedding(image_size, patch_size, in_channels, 1).grid  # the same divisibility check
         layers, channels = [], in_channels
         width = max(24, embed_dim // 4)
         for _ in range(patch_size.bit_length() - 1):
@@ -43,9 +44,12 @@ class ConvStem(nn.Module):
             channels, width = width, width * 2
         layers.append(nn.Conv2d(channels, embed_dim, 1))
         self.net = nn.Sequential(*layers)
-        self.grid = (image_size // patch_size, image_size // patch_size)
+        self.grid, self.in_channels = grid, in_channels
+        self.image_size = (grid[0] * patch_size, grid[1] * patch_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) → (B, N, D)."""
+        check_images(images, self.in_channels, self.image_size, "the conv stem")
         return self.net(images).flatten(2).transpose(1, 2)  # (B, D, h, w) → (B, N, D)
 
 
@@ -54,6 +58,8 @@ class MLP(nn.Module):
 
     def __init__(self, dim: int, hidden: int, dropout: float = 0.0):
         super().__init__()
+        check_positive("dim", dim)
+        check_positive("hidden", hidden)
         self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
         self.drop = nn.Dropout(dropout)
 
@@ -85,6 +91,7 @@ class Encoder(nn.Module):
 
     def __init__(self, dim: int, depth: int, num_heads: int, mlp_dim: int, dropout: float = 0.0):
         super().__init__()
+        check_positive("depth", depth)
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_dim, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
 
@@ -121,7 +128,7 @@ class ViTConfig:
 
 
 class ViT(nn.Module):
-    """Vision Transformer: images (B, C, H, W) → logits (B, num_classes)."""
+    """Vision Transformer: images (B, C, H, W) → logits (B, num_classes); image_size an int or (H, W)."""
 
     def __init__(self, image_size: int = 32, patch_size: int = 4, in_channels: int = 3, num_classes: int = 10,
                  embed_dim: int = 192, depth: int = 6, num_heads: int = 3, mlp_dim: int = 384, dropout: float = 0.0,
@@ -133,6 +140,9 @@ class ViT(nn.Module):
             raise ValueError(f"pos_embedding {pos_embedding!r} is not one of {POS_EMBEDDINGS}")
         if pool not in POOLS:
             raise ValueError(f"pool {pool!r} is not one of {POOLS}")
+        for name, value in (("patch_size", patch_size), ("in_channels", in_channels), ("num_classes", num_classes),
+                            ("embed_dim", embed_dim), ("depth", depth), ("num_heads", num_heads), ("mlp_dim", mlp_dim)):
+            check_positive(name, value)
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
         self.config = ViTConfig(image_size, patch_size, in_channels, num_classes, embed_dim, depth, num_heads,
@@ -159,6 +169,7 @@ class ViT(nn.Module):
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) → the encoder's input (B, 1 + N, D): CLS, then patches with positions."""
+        check_images(images, self.config.in_channels, self.config.image_size, "the ViT")
         x = self.patch_embed(images) + self.pos_embed  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
         return self.drop(torch.cat([cls, x], dim=1))  # (B, 1 + N, D)
@@ -221,18 +232,33 @@ DEFAULT_CHECKPOINT = _default_checkpoint()
 
 
 def save_pretrained(model: ViT, path, meta: dict) -> None:
-    """Write a slim pretrained file (weights + config + ``meta``) atomically."""
-    from .train import save_checkpoint
+    """Write a slim pretrained file (weights + config + ``meta``) atomically, and its checksum.
 
-    save_checkpoint(path, model=model.state_dict(), config=asdict(model.config), meta=meta)
+    Next to ``path`` goes ``path.sha256`` (``sha256sum`` format: verify it with
+    ``sha256sum -c``), which :func:`load_pretrained` checks. Both files get the usual mode of
+    new files (0o666 less the umask).
+    """
+    import hashlib
+    import io
+    from pathlib import Path
+
+    path, buffer = Path(path), io.BytesIO()
+    torch.save({"model": model.state_dict(), "config": asdict(model.config), "meta": meta}, buffer)
+    raw = buffer.getvalue()
+    sidecar = _sidecar(path)
+    sidecar.unlink(missing_ok=True)  # a crash between the two writes leaves no stale checksum behind
+    _write_atomic(path, raw)
+    _write_atomic(sidecar, f"{hashlib.sha256(raw).hexdigest()}  {path.name}\n".encode())
 
 
 def load_pretrained(path=None, map_location: str | torch.device = "cpu", url: str | None = None) -> tuple[ViT, dict]:
     """The course's pretrained ViT in eval mode, and its metadata (config, test_acc, recipe, history).
 
     It takes normalised CIFAR-10 batches, as ``course_utils.data.make_loader`` yields them.
-    ``url``: where to fetch the file when it is missing (Colab); the download goes to a
-    temporary file first, so an interrupted one leaves nothing behind.
+    A file with a ``.sha256`` next to it (as :func:`save_pretrained` writes) must match it.
+    ``url``: where to fetch the file when it is missing (Colab). The download goes to a temporary
+    file, kept only if it verifies: it loads with ``weights_only=True`` as a course ViT file, and
+    its SHA-256 matches the one known for it (``path.sha256`` here, else ``url.sha256`` if served).
     """
     from pathlib import Path
 
@@ -240,18 +266,138 @@ def load_pretrained(path=None, map_location: str | torch.device = "cpu", url: st
 
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     if not path.is_file() and url is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(url, str(path), progress=False)  # writes a temporary file, then renames
+        _download_verified(url, path)
     if not path.is_file():
-        raise FileNotFoundError(f"no pretrained ViT at {path}: train one with `python -m course_utils.train "
+        raise FileNotFoundError(f"no pretrained ViT at {path}: train one with `python -m course_utils.recipes "
                                 f"vit-cifar10 --out {path}` (it resumes where it stopped)")
+    expected = _recorded_sha256(_sidecar(path))
+    if expected is not None:
+        actual = _file_sha256(path)
+        if actual != expected:
+            raise ValueError(
+                f"{path} is damaged or was changed: its SHA-256 is {actual}, but {_sidecar(path).name} records "
+                f"{expected}. Fix: restore the file (`git checkout -- {path.name}` in the course's clone, or delete "
+                f"it and load again with url=... to download it); if you trained it yourself, write it with "
+                f"vit.save_pretrained, which records the new checksum")
     state = load_checkpoint(path, map_location=map_location)
-    for key in ("model", "config", "meta"):
-        if key not in state:
-            raise ValueError(f"{path} is not a course ViT file: it has no {key!r} entry")
+    _check_entries(state, path)
     model = ViT.from_config(state["config"])
     model.load_state_dict(state["model"])
     return model.eval(), state["meta"]
+
+
+def _sidecar(path):
+    """``PATH.sha256``, where :func:`save_pretrained` records a file's checksum."""
+    return path.with_name(path.name + ".sha256")
+
+
+def _parse_sha256(text: str, where) -> str:
+    """The hex digest of a ``sha256sum`` line (``<64 hex digits>  <file name>``)."""
+    digest = (text.split() or [""])[0].lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"{where} is not a checksum file: the rule is one `sha256sum` line (64 hex digits, "
+                         f"two spaces, the file name); delete it or write it again")
+    return digest
+
+
+def _recorded_sha256(sidecar) -> str | None:
+    """The digest recorded in ``sidecar``; None when there is no such file."""
+    return _parse_sha256(sidecar.read_text(), sidecar) if sidecar.is_file() else None
+
+
+def _file_sha256(path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_entries(state, where) -> None:
+    for key in ("model", "config", "meta"):
+        if not isinstance(state, dict) or key not in state:
+            raise ValueError(f"{where} is not a course ViT file: it has no {key!r} entry")
+
+
+def _write_atomic(path, raw: bytes) -> None:
+    """Write ``raw`` to a temporary file beside ``path``, give it the umask's mode, rename it into place."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _publish(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _publish(tmp, path) -> None:
+    """Rename a finished temporary file into place with the mode new files get (0o666 less the umask)."""
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600
+    os.replace(tmp, path)
+
+
+def _download_verified(url: str, path) -> None:
+    """Fetch ``url`` into ``path`` only if it verifies; never leave a file that does not (see load_pretrained)."""
+    import hashlib
+    import os
+    import tempfile
+    import urllib.request
+
+    expected = _recorded_sha256(_sidecar(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".download")
+    try:
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as handle, urllib.request.urlopen(url, timeout=60) as response:
+                while chunk := response.read(1 << 20):
+                    digest.update(chunk)
+                    handle.write(chunk)
+        except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts are OSErrors; a bad URL a ValueError
+            reason = getattr(exc, "reason", None) or exc
+            raise FileNotFoundError(f"could not download the pretrained ViT from {url} ({reason}). Fix: check the "
+                                    f"address and the connection and run again, or put the file at {path} "
+                                    f"yourself") from None
+        if expected is None:
+            expected = _served_sha256(url)
+        if expected is not None and digest.hexdigest() != expected:
+            raise ValueError(f"the file downloaded from {url} has SHA-256 {digest.hexdigest()}, not the recorded "
+                             f"{expected}: it was damaged on the way or is another file, and was not kept. Fix: "
+                             f"run again, or check the address")
+        try:
+            state = torch.load(tmp, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"{url} did not give a checkpoint ({type(exc).__name__}: {str(exc)[:120]}); nothing "
+                             f"was kept. Fix: check the address (it must be the raw file)") from None
+        _check_entries(state, url)
+        _publish(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _served_sha256(url: str) -> str | None:
+    """The checksum served beside ``url`` (``url.sha256``), or None when there is none to be had."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + ".sha256", timeout=30) as response:
+            return _parse_sha256(response.read(4096).decode("utf-8", "replace"), url + ".sha256")
+    except (OSError, ValueError):  # none served (404, an HTML page): the download is verified by loading only
+        return None
 
 
 # ----------------------------------------------------------------------------- the lecture notes' model
@@ -264,15 +410,19 @@ class LectureProcessor(nn.Module):
     ``optim.Adam(model.parameters())`` never trains its convolution.
     """
 
-    def __init__(self, image_size: int = 32, patch_size: int = 8, in_channels: int = 3, embed_dim: int = 64):
+    def __init__(self, image_size: int | tuple[int, int] = 32, patch_size: int = 8, in_channels: int = 3,
+                 embed_dim: int = 64):
         super().__init__()
+        n_h, n_w = check_divisible(image_size, patch_size)
+        self.image_size = (n_h * patch_size, n_w * patch_size)
         self.embed = nn.Conv2d(in_channels, embed_dim, patch_size, stride=patch_size)
-        side = image_size // patch_size
-        index = torch.arange(side * side)
-        table = sinusoidal_1d(side * side, embed_dim)  # (N, D), rows indexed by patch, row or column
-        self.register_buffer("pos", table[index] + table[index // side] + table[index % side])
+        index = torch.arange(n_h * n_w)
+        table = sinusoidal_1d(n_h * n_w, embed_dim)  # (N, D), rows indexed by patch, row or column
+        self.register_buffer("pos", table[index] + table[index // n_w] + table[index % n_w])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) → (B, N, D)."""
+        check_images(images, self.embed.in_channels, self.image_size, "LectureProcessor")
         return self.embed(images).flatten(2).transpose(1, 2) + self.pos  # (B, N, D)
 
 
@@ -283,11 +433,20 @@ class LectureViT(nn.Module):
     def __init__(self, embed_dim: int = 64, num_classes: int = 10, num_heads: int = 2, num_layers: int = 2,
                  mlp_dim: int = 128, dropout: float = 0.1):
         super().__init__()
+        for name, value in (("embed_dim", embed_dim), ("num_classes", num_classes), ("num_heads", num_heads),
+                            ("num_layers", num_layers), ("mlp_dim", mlp_dim)):
+            check_positive(name, value)
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         layer = nn.TransformerEncoderLayer(embed_dim, num_heads, mlp_dim, dropout, activation="gelu", batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.mlp_head = nn.Sequential(nn.LayerNorm(embed_dim), nn.Linear(embed_dim, num_classes))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, N, D) → (B, K)."""
+        dim = self.cls_token.shape[-1]
+        if tokens.ndim != 3 or tokens.shape[-1] != dim:
+            raise ValueError(f"LectureViT expects tokens (B, N, {dim}), got shape {tuple(tokens.shape)}")
         x = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)  # (B, 1 + N, D)
         return self.mlp_head(self.encoder(x)[:, 0])

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .patches import check_positive
+
 
 def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
     """uint8 or float image (C, H, W) or (H, W) → an array imshow understands (H, W[, C])."""
@@ -42,7 +44,7 @@ def image_grid(images: torch.Tensor, labels: Sequence[int] | torch.Tensor | None
     n = len(images)
     if n == 0:
         raise ValueError("image_grid needs at least one image")
-    ncols = min(ncols, n)
+    ncols = min(check_positive("ncols", ncols), n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.25) * nrows + (0.4 if title else 0)), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -96,13 +98,20 @@ def history_curves(*histories, labels: Sequence[str] | None = None, title: str |
 
 def confusion_matrix(targets: torch.Tensor, predictions: torch.Tensor, classes: Sequence[str],
                      normalize: bool = True, title: str | None = None) -> Figure:
-    """A seaborn heatmap of the confusion matrix (rows: true class, columns: predicted)."""
+    """A seaborn heatmap of the confusion matrix (rows: true class, columns: predicted); labels in [0, K)."""
     import seaborn as sns
 
     k = len(classes)
+    if k == 0:
+        raise ValueError("confusion_matrix needs at least one class name")
     t, p = torch.as_tensor(targets).long().cpu(), torch.as_tensor(predictions).long().cpu()
     if t.shape != p.shape:
         raise ValueError(f"targets {tuple(t.shape)} and predictions {tuple(p.shape)} must have the same shape")
+    for name, labels in (("targets", t), ("predictions", p)):
+        bad = labels[(labels < 0) | (labels >= k)]
+        if bad.numel():
+            raise ValueError(f"{name} must be class indices in [0, {k}), got {int(bad[0])} "
+                             f"({bad.numel()} out of range; there are {k} class names)")
     cm = torch.bincount(t * k + p, minlength=k * k).reshape(k, k).double()
     if normalize:
         cm = cm / cm.sum(dim=1, keepdim=True).clamp(min=1)
@@ -215,6 +224,7 @@ def loglog_cost(sizes: Sequence[float], series: dict[str, Sequence[float]], xlab
 def patch_grid(image: torch.Tensor, patch_size: int, numbers: bool = True, title: str | None = None,
                ax=None, size: float = 4.0) -> Figure:
     """An image (C, H, W) with its P×P patch grid drawn over it and the patches numbered row-major."""
+    check_positive("patch size", patch_size)
     fig, ax, arr, h, w = _image_axes(image, ax, size)
     for x in range(0, w + 1, patch_size):
         ax.axvline(x - 0.5, color="white", lw=1)
@@ -233,8 +243,15 @@ def patch_grid(image: torch.Tensor, patch_size: int, numbers: bool = True, title
 def patch_tiles(tokens: torch.Tensor, patch_size: int, channels: int, ncols: int | None = None,
                 title: str | None = None, size: float = 0.9) -> Figure:
     """Flattened patches (N, C·P·P), each shown as a small image, numbered in order."""
+    check_positive("patch size", patch_size)
+    check_positive("channels", channels)
+    if tokens.ndim != 2 or tokens.shape[1] != channels * patch_size**2:
+        raise ValueError(f"patch_tiles needs patches (N, {channels}·{patch_size}·{patch_size} = "
+                         f"{channels * patch_size**2}), got shape {tuple(tokens.shape)}")
     n = tokens.shape[0]
-    ncols = ncols or int(round(n**0.5))
+    if n == 0:
+        raise ValueError("patch_tiles needs at least one patch, got none")
+    ncols = int(round(n**0.5)) if ncols is None else check_positive("ncols", ncols)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.2) * nrows + 0.4), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -256,6 +273,8 @@ def matrix_heatmap(matrix: torch.Tensor, title: str | None = None, xlabel: str =
     import seaborn as sns
 
     m = matrix.detach().cpu().float().numpy()
+    if m.ndim != 2 or 0 in m.shape:
+        raise ValueError(f"matrix_heatmap needs a non-empty 2D matrix, got shape {tuple(m.shape)}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(size * min(2.2, max(1.0, m.shape[1] / m.shape[0])), size))
     else:
@@ -298,6 +317,13 @@ def attention_overlay(images: torch.Tensor, maps: torch.Tensor, titles: Sequence
     import torch.nn.functional as F
 
     b = images.shape[0]
+    if b == 0:
+        raise ValueError("attention_overlay needs at least one image, got none")
+    check_positive("ncols", ncols)
+    if maps.ndim != 3:
+        raise ValueError(f"maps must be (B, h, w), got shape {tuple(maps.shape)}")
+    if maps.shape[0] != b:
+        raise ValueError(f"{maps.shape[0]} maps for {b} images: attention_overlay needs one (h, w) map per image")
     up = F.interpolate(maps[:, None].float(), size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     ncols = min(ncols, b)
     nrows = -(-b // ncols)
@@ -322,6 +348,8 @@ def window_overlay(image: torch.Tensor, patch_size: int, window_size: int, shift
 
     Shifted windows are drawn where they really are on the image: smaller windows at the edges.
     """
+    check_positive("patch size", patch_size)
+    check_positive("window size", window_size)
     fig, ax, arr, h, w = _image_axes(image, ax, size)
     for x in range(0, w + 1, patch_size):
         ax.axvline(x - 0.5, color="white", lw=0.4, alpha=0.6)
@@ -341,6 +369,9 @@ def window_overlay(image: torch.Tensor, patch_size: int, window_size: int, shift
 
 def region_map(regions: torch.Tensor, window_size: int, ax=None, title: str | None = None) -> Figure:
     """Region ids (H, W) of the rolled map, numbers in each cell, window borders in red."""
+    if regions.ndim != 2 or 0 in regions.shape:
+        raise ValueError(f"region_map needs a non-empty (H, W) map of region ids, got shape {tuple(regions.shape)}")
+    check_positive("window size", window_size)
     h, w = regions.shape
     if ax is None:
         fig, ax = plt.subplots(figsize=(4, 4 * h / w))

@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from .patches import check_positive
+
 
 def _explorer(controls: list, figure: Callable[[], "plt.Figure"]):
     """Controls above an output area that shows ``figure()`` again whenever a control changes."""
@@ -40,6 +42,10 @@ def attention_explorer(q: torch.Tensor, k: torch.Tensor, tokens: Sequence[str]):
     if q.ndim != 2 or k.ndim != 2 or len(tokens) != k.shape[0]:
         raise ValueError(f"need q (L, d), k (L, d) and {k.shape[0]} token names, got q {tuple(q.shape)}, "
                          f"k {tuple(k.shape)}, {len(tokens)} names")
+    if len(tokens) == 0 or q.shape[0] == 0:
+        raise ValueError(f"attention_explorer needs at least one token, got q {tuple(q.shape)} and k {tuple(k.shape)}")
+    if q.shape[1] == 0 or q.shape[1] != k.shape[1]:
+        raise ValueError(f"q has d_k={q.shape[1]} and k has d_k={k.shape[1]}: they must be equal and at least 1")
     scores = q @ k.T / q.shape[-1] ** 0.5  # (L_q, L_k)
     query = widgets.Dropdown(options=[(t, i) for i, t in enumerate(tokens)], value=0, description="query")
     temperature = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.05, description="temperature")
@@ -65,6 +71,8 @@ def patch_size_explorer(image: torch.Tensor):
     from . import viz
     from .patches import num_patches
 
+    if image.ndim != 3 or 0 in image.shape:
+        raise ValueError(f"patch_size_explorer needs a non-empty image (C, H, W), got shape {tuple(image.shape)}")
     h, w = image.shape[-2:]
     sizes = [p for p in range(1, min(h, w) + 1) if h % p == 0 and w % p == 0]
     slider = widgets.SelectionSlider(options=sizes, value=sizes[len(sizes) // 2], description="patch size")
@@ -84,6 +92,14 @@ def similarity_explorer(tables: dict, height: int, width: int):
 
     from .positional import cosine_similarity_matrix
 
+    if not tables:
+        raise ValueError("similarity_explorer needs at least one table, got none")
+    check_positive("height", height)
+    check_positive("width", width)
+    for name, table in tables.items():
+        if table.ndim != 2 or table.shape[0] != height * width:
+            raise ValueError(f"table {name!r} has {table.shape[0]} rows (shape {tuple(table.shape)}): "
+                             f"a {height}x{width} grid needs one row per cell, (H·W, D) = ({height * width}, D)")
     method = widgets.Dropdown(options=list(tables), description="encoding")
     patch = widgets.IntSlider(value=0, min=0, max=height * width - 1, description="patch")
 
@@ -115,6 +131,8 @@ def prediction_explorer(model, dataset, attention_fn, attention_title: str = "at
     from .data import normalize
     from .viz import _to_hwc
 
+    if len(dataset) == 0:
+        raise ValueError(f"dataset {getattr(dataset, 'name', '')!r} is empty: the explorer needs at least one image")
     index = widgets.IntSlider(value=0, min=0, max=len(dataset) - 1, description="test image")
     classes = list(dataset.classes)
 
@@ -156,8 +174,12 @@ def window_explorer(image: torch.Tensor, patch_size: int):
 
     from . import viz
 
+    check_positive("patch size", patch_size)
     grid = image.shape[-1] // patch_size
     sizes = [m for m in range(2, grid + 1) if grid % m == 0]
+    if not sizes:
+        raise ValueError(f"a patch grid of {grid} is too small for windows (image width {image.shape[-1]}, "
+                         f"patch size {patch_size}): it needs at least 2 patches a side")
     window = widgets.SelectionSlider(options=sizes, value=sizes[min(1, len(sizes) - 1)], description="window")
     shift = widgets.IntSlider(value=0, min=0, max=window.value - 1, description="shift")
 

@@ -131,8 +131,10 @@ def test_bfloat16_autocast_trains_and_keeps_float32_weights():
                      progress=False)
     assert hist.train_loss[-1] < hist.train_loss[0] and hist.val_acc[-1] > 0.8
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    with pytest.raises(ValueError, match="precision 'fp16' is not one of"):
-        train.fit(model, toy_batches(), opt, epochs=1, precision="fp16")
+    with pytest.raises(ValueError, match="precision 'fp8' is not one of"):
+        train.fit(model, toy_batches(), opt, epochs=1, precision="fp8")
+    with pytest.raises(ValueError, match="precision 'fp16' needs a GPU"):
+        train.fit(model, toy_batches(), opt, epochs=1, precision="fp16", device="cpu")
 
 
 def test_time_budget_cosine_follows_the_clock(monkeypatch):
@@ -153,3 +155,133 @@ def test_time_budget_cosine_follows_the_clock(monkeypatch):
         train.TimeBudgetCosine(opt, minutes=0)
     with pytest.raises(ValueError, match="warmup < 1"):
         train.TimeBudgetCosine(opt, minutes=1, warmup=1.0)
+
+
+# ----------------------------------------------------------------------------- exact resume
+
+def image_data(per_class=8, seed=0):
+    from course_utils.data import ImageDataset
+
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (10 * per_class, 3, 8, 8), generator=g, dtype=torch.uint8)
+    targets = torch.arange(10).repeat_interleave(per_class)
+    return ImageDataset(images, targets, classes=[str(i) for i in range(10)], mean=(0.5,) * 3, std=(0.25,) * 3,
+                        name="cifar10", source="test")
+
+
+def setup_run(seed):
+    """AdamW, warm-up + cosine, dropout, a shuffled augmenting loader: everything a resume must restore."""
+    from course_utils import data
+
+    seed_everything(seed)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(192, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 10))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.05)
+    loader = data.make_loader(image_data(), 16, train=True, augment="crop_flip", seed=7)
+    sched = train.warmup_cosine(opt, 3, 4 * len(loader))
+    return model, opt, loader, sched
+
+
+class Killed(Exception):
+    """Stands in for the process being killed."""
+
+
+def test_killed_after_epoch_one_resumes_to_the_same_bits(tmp_path):
+    model, opt, loader, sched = setup_run(0)
+    whole = train.fit(model, loader, opt, epochs=4, scheduler=sched, progress=False)
+    ckpt = tmp_path / "run.pt"
+    m1, o1, l1, s1 = setup_run(0)
+    calls = [0]
+
+    def kill_in_epoch_two(module, inputs):
+        calls[0] += 1
+        if calls[0] == len(l1) + 2:  # two steps into epoch 2, after epoch 1's checkpoint
+            raise Killed
+
+    handle = m1.register_forward_pre_hook(kill_in_epoch_two)
+    with pytest.raises(Killed):
+        train.fit(m1, l1, o1, epochs=4, scheduler=s1, checkpoint=ckpt, progress=False)
+    handle.remove()
+    m2, o2, l2, s2 = setup_run(123)  # a new process: other weights, other random state
+    torch.rand(1000)
+    resumed = train.fit(m2, l2, o2, epochs=4, scheduler=s2, checkpoint=ckpt, progress=False)
+    assert resumed.train_loss == whole.train_loss and resumed.epoch == [1, 2, 3, 4]
+    for (name, p), q in zip(m2.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(p, q), f"{name} differs after resume"
+
+
+def test_budget_stop_inside_an_epoch_resumes_to_the_same_bits(tmp_path, monkeypatch):
+    model, opt, loader, sched = setup_run(0)
+    whole = train.fit(model, loader, opt, epochs=4, scheduler=sched, progress=False)
+    ckpt = tmp_path / "run.pt"
+    clock = iter(range(0, 10**6, 10))
+    monkeypatch.setattr(train.time, "perf_counter", lambda: float(next(clock)))
+    m1, o1, l1, s1 = setup_run(0)
+    cut = train.fit(m1, l1, o1, epochs=4, scheduler=s1, checkpoint=ckpt, max_minutes=1.5, progress=False)
+    assert cut.stopped_early and 1 < cut.epochs_run < 2  # stopped inside epoch 2
+    monkeypatch.undo()
+    m2, o2, l2, s2 = setup_run(5)
+    done = train.fit(m2, l2, o2, epochs=4, scheduler=s2, checkpoint=ckpt, progress=False)
+    assert not done.stopped_early and done.epoch == [1, 2, 3, 4] and done.epochs_run == 4
+    assert done.train_loss == whole.train_loss and done.train_acc == whole.train_acc
+    assert done.lr[-1] == whole.lr[-1] == 0.0
+    assert all(torch.equal(p, q) for p, q in zip(m2.state_dict().values(), model.state_dict().values()))
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    m, o = make(0)
+    train.fit(m, toy_batches(), o, epochs=1, checkpoint=ckpt, extra={"recipe": {"augment": "crop_flip"}},
+              progress=False)
+    with pytest.raises(ValueError, match=r"recipe.augment: 'crop_flip' → 'strong'"):
+        train.fit(m, toy_batches(), o, epochs=2, checkpoint=ckpt, extra={"recipe": {"augment": "strong"}},
+                  progress=False)
+
+
+def test_a_diverged_step_is_not_applied():
+    model, opt = make(0)
+    batches = toy_batches()
+    poisoned = [batches[0], (torch.full_like(batches[1][0], float("nan")), batches[1][1])] + batches[2:]
+    train.fit(model, batches[:1], opt, epochs=1, progress=False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model2, opt2 = make(0)
+    with pytest.raises(FloatingPointError, match="step was not applied"):
+        train.fit(model2, poisoned, opt2, epochs=1, progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model2.state_dict().items())  # only the good step landed
+    hist = train.fit(model2, batches, opt2, epochs=5, progress=False)  # and the model trains on
+    assert all(torch.isfinite(p).all() for p in model2.parameters()) and hist.train_loss[-1] < hist.train_loss[0]
+
+
+def test_checkpoints_respect_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = train.save_checkpoint(tmp_path / "c.pt", value=torch.tensor([1.0]))
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_loader_replays_an_epoch_from_any_batch():
+    from course_utils import data
+
+    loader = data.make_loader(image_data(), 16, train=True, augment="crop_flip", seed=3)
+    state = loader.state_dict()
+    first = list(loader)
+    loader.load_state_dict(state)
+    tail = list(loader.iter_from(2))
+    assert len(tail) == len(first) - 2
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first[2:], tail))
+    assert not torch.equal(torch.cat([x for x, _ in first]), torch.cat([x for x, _ in loader]))  # next epoch differs
+
+
+def test_sharded_loader_splits_each_global_batch():
+    from course_utils import data
+
+    ds = image_data()
+    whole = list(data.make_loader(ds, 16, train=True, seed=3))
+    shards = [data.BatchLoader(ds, 16, shuffle=True, augment="crop_flip", seed=3, rank=r, world_size=2)
+              for r in range(2)]
+    assert len(shards[0]) == len(shards[1]) == len(whole)
+    for (x, y), (x0, y0), (x1, y1) in zip(whole, *shards):
+        assert torch.equal(torch.cat([x0, x1]), x) and torch.equal(torch.cat([y0, y1]), y)
+    with pytest.raises(ValueError, match="rank 2 must be in"):
+        data.BatchLoader(ds, 16, rank=2, world_size=2)
