@@ -55,7 +55,7 @@ def test_smoke_mode_falls_back_loudly(no_data, monkeypatch, capsys):
     with pytest.warns(UserWarning, match="synthetic cifar10 stand-in"):
         ds = data.load_cifar10("test")
     assert "SYNTHETIC" in capsys.readouterr().err and "SYNTHETIC" in ds.source
-    assert ds.images.shape[1:] == (3, 32, 32) and ds.class_counts() == [20] * 10
+    assert ds.images.shape[1:] == (3, 32, 32) and ds.class_counts() == [data.SYNTHETIC_PER_CLASS] * 10
 
 
 def test_npz_mirror_is_read(tmp_path):

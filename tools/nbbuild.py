@@ -29,6 +29,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
+KERNEL = "python3"  # the kernel every notebook runs on (this environment's ipykernel)
 _HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
 
 
@@ -90,6 +91,20 @@ def parse(text: str, notebook_name: str) -> list:
     return cells
 
 
+def kernel_metadata(kernel_name: str = KERNEL) -> dict:
+    """The notebook metadata the kernel writes when a notebook is opened in JupyterLab.
+
+    JupyterLab sets ``kernelspec`` from the server's kernelspec (name, display name, language)
+    and ``language_info`` from the kernel's reply; a committed notebook that carries anything
+    else is changed (and autosaved) just by opening it. ``language_info`` holds the Python
+    version of the machine that executed it.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    return {"display_name": spec.display_name, "language": spec.language, "name": kernel_name}
+
+
 def _signature(cells) -> list:
     return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in cells]
 
@@ -106,8 +121,8 @@ def build_one(src: Path) -> Path | None:
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"c{i:03d}"
     nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
+        "kernelspec": kernel_metadata(),
+        "language_info": {"name": "python"},  # the kernel's full entry replaces it when executed
         "colab": {"provenance": []},
     }
     nbformat.write(nb, out)
@@ -119,8 +134,9 @@ def execute(path: Path, timeout: int = 1800) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
+    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, resources={"metadata": {"path": str(path.parent)}})
+    client.execute()  # also sets metadata.language_info from the kernel
+    nb.metadata["kernelspec"] = kernel_metadata()
     nbformat.write(nb, path)
 
 

@@ -314,7 +314,7 @@ fig = viz.history_curves(hist, labels=["conv-stem ViT"], title=f"{TRAIN_MINUTES}
 # ## 6. A strong model: the course's pretrained ViT
 #
 # Ten minutes is a lecture's worth. The course ships a checkpoint trained for 49 minutes with
-# `python -m course_utils.train vit-cifar10` (it resumes where it stopped): a *pure* ViT,
+# `python -m course_utils.recipes vit-cifar10` (it resumes where it stopped): a *pure* ViT,
 # 4×4 patches, no convolutional stem. Its file records the recipe, the hardware and hours,
 # and the accuracy measured when it was written.
 
