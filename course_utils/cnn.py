@@ -9,6 +9,7 @@ same filter slides over the whole image, which is what a ViT has to learn from d
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -32,3 +33,87 @@ class ConvNet(nn.Module):
         if h % self.stride or w % self.stride:
             raise ValueError(f"image size {h}×{w} must be divisible by {self.stride} (one 2×2 pooling per block after the first)")
         return self.head(self.features(images).mean(dim=(2, 3)))
+
+
+# ----------------------------------------------------------------------------- a fast teacher
+
+def patch_whitening(images: torch.Tensor, patch: int = 2, eps: float = 5e-4) -> torch.Tensor:
+    """Conv weights (2·P, C, patch, patch) that whiten the images' patches: P = C·patch² directions.
+
+    images (N, C, H, W), normalised floats. The filters are the eigenvectors of the patches'
+    covariance divided by the square root of their eigenvalue, each with its negative: the first
+    layer then sees decorrelated, unit-variance inputs from the start (a speed-run trick: the
+    layer is fixed from data instead of learned).
+    """
+    if images.ndim != 4 or images.shape[0] < 2:
+        raise ValueError(f"images must be (N, C, H, W) with N >= 2, got {tuple(images.shape)}")
+    c = images.shape[1]
+    patches = images.float().unfold(2, patch, 1).unfold(3, patch, 1)  # (N, C, H', W', p, p)
+    patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, c * patch * patch)  # (N·H'·W', C·p·p)
+    patches = patches - patches.mean(0)
+    cov = patches.T @ patches / (len(patches) - 1)  # (C·p·p, C·p·p)
+    values, vectors = torch.linalg.eigh(cov)  # ascending
+    filters = (vectors / torch.sqrt(values + eps)).T.reshape(-1, c, patch, patch)  # (C·p·p, C, p, p)
+    return torch.cat([filters, -filters])
+
+
+class _ConvGroup(nn.Module):
+    """conv 3×3 → 2×2 max-pool → BatchNorm → GELU → conv 3×3 → BatchNorm → GELU: (B, Cin, H, W) → (B, Cout, H/2, W/2)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(c_out)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.norm1(self.pool(self.conv1(x))))
+        return self.act(self.norm2(self.conv2(x)))
+
+
+class FastCNN(nn.Module):
+    """A CIFAR-10 network built for speed, after the speed-run literature (Keller Jordan's airbench, 2024).
+
+    images (B, 3, 32, 32) → fixed 2×2 whitening conv (24 channels, 31×31) → GELU → three conv groups
+    (``widths``, each halving the map: 15, 7, 3) → global max-pool → Linear (no bias) → logits (B, 10),
+    scaled by ``logit_scale``. About 2 M parameters at the default widths. Call :meth:`whiten` with
+    training images before training; :meth:`predict_tta` averages the logits of each image and its
+    mirror image (test-time augmentation).
+    """
+
+    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = (64, 256, 256),
+                 logit_scale: float = 1 / 9):
+        super().__init__()
+        if len(widths) != 3 or any(not isinstance(w, int) or w < 1 for w in widths):
+            raise ValueError(f"widths {widths!r} must be three positive integers")
+        self.whitening = nn.Conv2d(3, 24, 2, padding=0, bias=True)
+        self.whitening.weight.requires_grad_(False)  # set from data by whiten(); its bias still learns
+        self.groups = nn.Sequential(_ConvGroup(24, widths[0]), _ConvGroup(widths[0], widths[1]),
+                                    _ConvGroup(widths[1], widths[2]))
+        self.head = nn.Linear(widths[2], num_classes, bias=False)
+        self.logit_scale = logit_scale
+        self.act = nn.GELU()
+        for module in self.modules():  # start every 3×3 conv near the identity on its first channels
+            if isinstance(module, nn.Conv2d) and module.kernel_size == (3, 3):
+                nn.init.dirac_(module.weight[:module.in_channels])
+
+    @torch.no_grad()
+    def whiten(self, images: torch.Tensor) -> None:
+        """Set the first layer from normalised training images (N, 3, H, W) (a few thousand suffice)."""
+        self.whitening.weight.copy_(patch_whitening(images).to(self.whitening.weight))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"FastCNN expects images (B, 3, H, W), got shape {tuple(images.shape)}")
+        x = images.contiguous(memory_format=torch.channels_last)  # what oneDNN / cuDNN convolve fastest
+        x = self.groups(self.act(self.whitening(x)))  # (B, C, 3, 3)
+        x = torch.amax(x, dim=(2, 3))  # (B, C)
+        return self.head(x) * self.logit_scale
+
+    @torch.no_grad()
+    def predict_tta(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (B, K) averaged over each image and its left-right mirror."""
+        return 0.5 * (self(images) + self(images.flip(-1)))

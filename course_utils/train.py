@@ -86,8 +86,9 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable | None = None
     total_loss, correct, count = 0.0, 0, 0
     for inputs, targets in loader:
         inputs, targets = inputs.to(device), targets.to(device)
-        logits = model(inputs)
-        total_loss += loss_fn(logits, targets).item() * targets.numel()
+        output = model(inputs)
+        logits = _logits(output)
+        total_loss += loss_fn(output, targets).item() * targets.numel()
         correct += (logits.argmax(-1) == targets).sum().item()
         count += targets.numel()
     model.train(was_training)
@@ -106,7 +107,7 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device | str | Non
     model.eval()
     logits, targets = [], []
     for inputs, y in loader:
-        logits.append(model(inputs.to(device)).cpu())
+        logits.append(_logits(model(inputs.to(device))).cpu())
         targets.append(y.cpu())
     model.train(was_training)
     return torch.cat(logits), torch.cat(targets)
@@ -199,6 +200,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                          f"it may be truncated, or not a checkpoint written by course_utils") from exc
 
 
+def _logits(output) -> torch.Tensor:
+    """A model's logits: its output, or the first item of a tuple (e.g. a distilled ViT's training output)."""
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def _as_float(output):
+    """The output in float32 for the loss (autocast may have produced bfloat16)."""
+    return type(output)(t.float() for t in output) if isinstance(output, (tuple, list)) else output.float()
+
+
 def _model_device(model: nn.Module) -> torch.device:
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
@@ -236,6 +247,9 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
         extra: dict | None = None, grad_clip: float | None = None, precision: str = "fp32",
         progress: bool = True) -> History:
     """Train ``model`` for ``epochs`` epochs (counted from 0 even when resuming) and return its History.
+
+    ``model(inputs)`` returns logits (B, K), or a tuple whose first item is the logits (accuracy is
+    measured on them) and all of which ``loss_fn(output, targets)`` receives (e.g. distillation).
 
     - ``scheduler`` is stepped after every optimizer step.
     - A step whose loss is not finite raises ``FloatingPointError`` before it changes anything.
@@ -330,8 +344,9 @@ def fit(model: nn.Module, train_loader: Iterable, optimizer: torch.optim.Optimiz
         for inputs, targets in bar:
             inputs, targets = inputs.to(device), targets.to(device)
             with autocast:
-                logits = net(inputs)
-                loss = loss_fn(logits.float(), targets)
+                output = net(inputs)  # logits (B, K), or a tuple whose first item is the logits
+                logits = _logits(output)
+                loss = loss_fn(_as_float(output), targets)
             n = targets.numel()
             n_all, bad = distributed.all_reduce_sum([n, float(not torch.isfinite(loss))], device)
             if bad:  # before backward: the weights, optimizer and schedule stay as they were
