@@ -117,3 +117,36 @@ class FastCNN(nn.Module):
     def predict_tta(self, images: torch.Tensor) -> torch.Tensor:
         """Logits (B, K) averaged over each image and its left-right mirror."""
         return 0.5 * (self(images) + self(images.flip(-1)))
+
+
+def save_teacher(model: FastCNN, path, meta: dict) -> None:
+    """Write a FastCNN as a pretrained file (weights, widths, ``meta``) with its checksum ``path.sha256``."""
+    from .checkpoints import save_pretrained_state
+
+    config = {"widths": [g.conv2.out_channels for g in model.groups], "num_classes": model.head.out_features,
+              "logit_scale": model.logit_scale}
+    save_pretrained_state(path, model.state_dict(), config, meta)
+
+
+def load_teacher(path=None, map_location: str | torch.device = "cpu", url: str | None = None) -> tuple[FastCNN, dict]:
+    """The course's CIFAR-10 teacher (a :class:`FastCNN`) in eval mode, and its metadata."""
+    from pathlib import Path
+
+    from .checkpoints import load_pretrained_state
+
+    path = Path(path) if path is not None else DEFAULT_TEACHER
+    state = load_pretrained_state(path, map_location, url, what="CNN teacher",
+                                  how=f"train one with `python -m course_utils.recipes cnn-teacher --out {path}`")
+    cfg = state["config"]
+    model = FastCNN(num_classes=cfg["num_classes"], widths=tuple(cfg["widths"]), logit_scale=cfg["logit_scale"])
+    model.load_state_dict(state["model"])
+    return model.eval(), state["meta"]
+
+
+def _default_teacher():
+    from .data import default_data_dir
+
+    return default_data_dir() / "checkpoints" / "cnn_teacher.pt"
+
+
+DEFAULT_TEACHER = _default_teacher()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 
 from . import config, distributed
+from .checkpoints import load_checkpoint, save_checkpoint  # noqa: F401 - part of this module's interface
 
 try:  # tqdm.auto draws a widget in notebooks and a text bar in a terminal
     from tqdm.auto import tqdm
@@ -159,46 +159,7 @@ class TimeBudgetCosine(torch.optim.lr_scheduler.LRScheduler):
         return [base * factor for base in self.base_lrs]
 
 
-# ----------------------------------------------------------------------------- checkpoints
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def save_checkpoint(path: str | os.PathLike, **state) -> Path:
-    """Atomically save ``state`` (tensors, state dicts, plain values) to ``path``.
-
-    The file gets the usual permissions (0666 less the umask), like any file a program creates.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint safely (``weights_only=True``); a clear error if missing or unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"checkpoint {path} could not be read ({type(exc).__name__}: {exc}); "
-                         f"it may be truncated, or not a checkpoint written by course_utils") from exc
-
+# ----------------------------------------------------------------------------- what a resume restores
 
 def _logits(output) -> torch.Tensor:
     """A model's logits: its output, or the first item of a tuple (e.g. a distilled ViT's training output)."""

@@ -232,172 +232,30 @@ DEFAULT_CHECKPOINT = _default_checkpoint()
 
 
 def save_pretrained(model: ViT, path, meta: dict) -> None:
-    """Write a slim pretrained file (weights + config + ``meta``) atomically, and its checksum.
+    """Write a slim pretrained file (weights + config + ``meta``) atomically, and its checksum ``path.sha256``."""
+    from .checkpoints import save_pretrained_state
 
-    Next to ``path`` goes ``path.sha256`` (``sha256sum`` format: verify it with
-    ``sha256sum -c``), which :func:`load_pretrained` checks. Both files get the usual mode of
-    new files (0o666 less the umask).
-    """
-    import hashlib
-    import io
-    from pathlib import Path
-
-    path, buffer = Path(path), io.BytesIO()
-    torch.save({"model": model.state_dict(), "config": asdict(model.config), "meta": meta}, buffer)
-    raw = buffer.getvalue()
-    sidecar = _sidecar(path)
-    sidecar.unlink(missing_ok=True)  # a crash between the two writes leaves no stale checksum behind
-    _write_atomic(path, raw)
-    _write_atomic(sidecar, f"{hashlib.sha256(raw).hexdigest()}  {path.name}\n".encode())
+    save_pretrained_state(path, model.state_dict(), asdict(model.config), meta)
 
 
 def load_pretrained(path=None, map_location: str | torch.device = "cpu", url: str | None = None) -> tuple[ViT, dict]:
     """The course's pretrained ViT in eval mode, and its metadata (config, test_acc, recipe, history).
 
-    It takes normalised CIFAR-10 batches, as ``course_utils.data.make_loader`` yields them.
-    A file with a ``.sha256`` next to it (as :func:`save_pretrained` writes) must match it.
-    ``url``: where to fetch the file when it is missing (Colab). The download goes to a temporary
-    file, kept only if it verifies: it loads with ``weights_only=True`` as a course ViT file, and
-    its SHA-256 matches the one known for it (``path.sha256`` here, else ``url.sha256`` if served).
+    It takes normalised CIFAR-10 batches, as ``course_utils.data.make_loader`` yields them. The file
+    is verified against its ``.sha256``; ``url`` fetches it when missing (Colab), keeping the
+    download only if it verifies (see :func:`course_utils.checkpoints.load_pretrained_state`).
     """
     from pathlib import Path
 
-    from .train import load_checkpoint
+    from .checkpoints import load_pretrained_state
 
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
-    if not path.is_file() and url is not None:
-        _download_verified(url, path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no pretrained ViT at {path}: train one with `python -m course_utils.recipes "
-                                f"vit-cifar10 --out {path}` (it resumes where it stopped)")
-    expected = _recorded_sha256(_sidecar(path))
-    if expected is not None:
-        actual = _file_sha256(path)
-        if actual != expected:
-            raise ValueError(
-                f"{path} is damaged or was changed: its SHA-256 is {actual}, but {_sidecar(path).name} records "
-                f"{expected}. Fix: restore the file (`git checkout -- {path.name}` in the course's clone, or delete "
-                f"it and load again with url=... to download it); if you trained it yourself, write it with "
-                f"vit.save_pretrained, which records the new checksum")
-    state = load_checkpoint(path, map_location=map_location)
-    _check_entries(state, path)
+    state = load_pretrained_state(path, map_location, url, what="pretrained ViT",
+                                  how=f"train one with `python -m course_utils.recipes vit-cifar10 --out {path}` "
+                                      f"(it resumes where it stopped)")
     model = ViT.from_config(state["config"])
     model.load_state_dict(state["model"])
     return model.eval(), state["meta"]
-
-
-def _sidecar(path):
-    """``PATH.sha256``, where :func:`save_pretrained` records a file's checksum."""
-    return path.with_name(path.name + ".sha256")
-
-
-def _parse_sha256(text: str, where) -> str:
-    """The hex digest of a ``sha256sum`` line (``<64 hex digits>  <file name>``)."""
-    digest = (text.split() or [""])[0].lower()
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise ValueError(f"{where} is not a checksum file: the rule is one `sha256sum` line (64 hex digits, "
-                         f"two spaces, the file name); delete it or write it again")
-    return digest
-
-
-def _recorded_sha256(sidecar) -> str | None:
-    """The digest recorded in ``sidecar``; None when there is no such file."""
-    return _parse_sha256(sidecar.read_text(), sidecar) if sidecar.is_file() else None
-
-
-def _file_sha256(path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _check_entries(state, where) -> None:
-    for key in ("model", "config", "meta"):
-        if not isinstance(state, dict) or key not in state:
-            raise ValueError(f"{where} is not a course ViT file: it has no {key!r} entry")
-
-
-def _write_atomic(path, raw: bytes) -> None:
-    """Write ``raw`` to a temporary file beside ``path``, give it the umask's mode, rename it into place."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _publish(tmp, path) -> None:
-    """Rename a finished temporary file into place with the mode new files get (0o666 less the umask)."""
-    import os
-
-    mask = os.umask(0o022)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600
-    os.replace(tmp, path)
-
-
-def _download_verified(url: str, path) -> None:
-    """Fetch ``url`` into ``path`` only if it verifies; never leave a file that does not (see load_pretrained)."""
-    import hashlib
-    import os
-    import tempfile
-    import urllib.request
-
-    expected = _recorded_sha256(_sidecar(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".download")
-    try:
-        digest = hashlib.sha256()
-        try:
-            with os.fdopen(fd, "wb") as handle, urllib.request.urlopen(url, timeout=60) as response:
-                while chunk := response.read(1 << 20):
-                    digest.update(chunk)
-                    handle.write(chunk)
-        except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts are OSErrors; a bad URL a ValueError
-            reason = getattr(exc, "reason", None) or exc
-            raise FileNotFoundError(f"could not download the pretrained ViT from {url} ({reason}). Fix: check the "
-                                    f"address and the connection and run again, or put the file at {path} "
-                                    f"yourself") from None
-        if expected is None:
-            expected = _served_sha256(url)
-        if expected is not None and digest.hexdigest() != expected:
-            raise ValueError(f"the file downloaded from {url} has SHA-256 {digest.hexdigest()}, not the recorded "
-                             f"{expected}: it was damaged on the way or is another file, and was not kept. Fix: "
-                             f"run again, or check the address")
-        try:
-            state = torch.load(tmp, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"{url} did not give a checkpoint ({type(exc).__name__}: {str(exc)[:120]}); nothing "
-                             f"was kept. Fix: check the address (it must be the raw file)") from None
-        _check_entries(state, url)
-        _publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _served_sha256(url: str) -> str | None:
-    """The checksum served beside ``url`` (``url.sha256``), or None when there is none to be had."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url + ".sha256", timeout=30) as response:
-            return _parse_sha256(response.read(4096).decode("utf-8", "replace"), url + ".sha256")
-    except (OSError, ValueError):  # none served (404, an HTML page): the download is verified by loading only
-        return None
 
 
 # ----------------------------------------------------------------------------- the lecture notes' model

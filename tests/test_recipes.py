@@ -147,3 +147,20 @@ def test_nothing_in_the_package_imports_the_command_line():
                           "import course_utils.recipes; print(sum('train' in m for m in sys.modules "
                           "if m.startswith('course_utils')))"], capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip() == "1"
+
+
+@pytest.mark.filterwarnings("ignore:smoke mode")
+def test_cnn_teacher_recipe_trains_resumes_and_loads(synthetic, tmp_path):
+    from course_utils import cnn
+
+    out = tmp_path / "teacher.pt"
+    args = ["cnn-teacher", "--tiny", "--per-class", "20", "--epochs", "2", "--precision", "fp32", "--out", str(out)]
+    assert recipes.main(args) == 0
+    model, meta = cnn.load_teacher(out)
+    assert isinstance(model, cnn.FastCNN) and not model.training and meta["complete"]
+    assert set(meta) >= {"test_acc", "test_acc_no_tta", "params", "history", "recipe"}
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="epochs: 2 → 3"):  # the run file belongs to a 2-epoch run
+        recipes.main(args[:-5] + ["3", "--precision", "fp32", "--out", str(out)])
+    with pytest.raises(SystemExit):
+        recipes.main(["cnn-teacher", "--out", str(cnn.DEFAULT_TEACHER)])
