@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from course_utils.profiling import attention_cost
+from provenance import provenance  # benchmarks/provenance.py: commit, data, command line
 
 OUT = Path(__file__).parent / "results" / "attention_cost.json"
 
@@ -28,6 +29,8 @@ def main() -> None:
     args = parser.parse_args()
     lengths = [2**p for p in range(6, args.max.bit_length()) if 2**p <= args.max]
     rows = attention_cost(lengths, repeat=args.repeat, fresh_process=True)
+    for r in rows:
+        r.update(provenance("random tensors (torch.randn, seed 0)"))
     print(f"{'tokens':>7} {'naive ms':>9} {'fused ms':>9} {'speed-up':>8} {'naive MB':>9} {'fused MB':>9} {'L² scores MB':>12}")
     for r in rows:
         print(f"{r['length']:7d} {1e3 * r['naive_s']:9.2f} {1e3 * r['fused_s']:9.2f} {r['naive_s'] / r['fused_s']:8.1f} "

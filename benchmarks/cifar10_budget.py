@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from course_utils import config, data, swin, train, vit
+from provenance import provenance  # benchmarks/provenance.py: commit, data, command line
 
 OUT = Path(__file__).parent / "results" / "cifar10_budget.json"
 
@@ -63,7 +64,8 @@ def main() -> None:
            "val_acc": round(100 * hist.val_acc[-1], 2), "test_acc": round(100 * test_acc, 2), "lr": args.lr,
            "val_curve": [round(100 * a, 2) for a in hist.val_acc],
            "train_loss_curve": [round(x, 4) for x in hist.train_loss],
-           "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine()}
+           "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
+           **provenance(train_set.source)}
     rows = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
     rows = [r for r in rows if r["model"] != name] + [row]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from course_utils import config, data, hybrid, train, vit
+from provenance import provenance  # benchmarks/provenance.py: commit, data, command line
 
 OUT = Path(__file__).parent / "results" / "hybrid_mnist.json"
 EPOCHS = 5
@@ -56,7 +57,8 @@ def run(name: str, train_set, test_set) -> dict:
     seconds = time.perf_counter() - start
     _, acc = train.evaluate(model, data.make_loader(test_set, 1000))
     return {"model": name, "params": vit.count_parameters(model), "epochs": EPOCHS, "train_seconds": round(seconds, 1),
-            "test_acc": round(100 * acc, 2), "final_train_loss": round(hist.train_loss[-1], 4)}
+            "test_acc": round(100 * acc, 2), "final_train_loss": round(hist.train_loss[-1], 4),
+            **provenance(train_set.source)}
 
 
 def main() -> None:

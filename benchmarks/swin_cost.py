@@ -15,6 +15,7 @@ import torch
 
 from course_utils.profiling import window_cost
 from course_utils.swin import attention_flops
+from provenance import provenance  # benchmarks/provenance.py: commit, data, command line
 
 OUT = Path(__file__).parent / "results" / "swin_cost.json"
 
@@ -25,6 +26,7 @@ def main() -> None:
     for r in rows:
         r["global_macs"] = attention_flops(r["side"], r["side"], 48)
         r["window_macs"] = attention_flops(r["side"], r["side"], 48, 4)
+        r.update(provenance("random tensors (torch.randn, seed 0)"))
         print(f"{r['side']:>3}x{r['side']:<3} {1e3 * r['global_s']:10.2f} {1e3 * r['window_s']:10.2f} "
               f"{r['global_bytes'] / 1e6:10.1f} {r['window_bytes'] / 1e6:10.1f} "
               f"{r['global_macs'] / 1e9:12.3f} {r['window_macs'] / 1e9:12.3f}")

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from course_utils import cnn, config, data, train, vit
+from provenance import provenance  # benchmarks/provenance.py: commit, data, command line
 
 OUT = Path(__file__).parent / "results" / "vit_cifar10.json"
 
@@ -113,7 +114,8 @@ def run(name: str, recipe: dict, minutes: float, splits) -> dict:
             "train_seconds": round(hist.total_seconds, 1), "val_acc": round(100 * hist.val_acc[-1], 2),
             "test_acc": round(100 * test_acc, 2), "val_curve": [round(100 * a, 2) for a in hist.val_acc],
             "train_loss_curve": [round(x, 4) for x in hist.train_loss],
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine()}
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
+            **provenance(train_set.source)}
 
 
 def _last_epoch_fraction(hist: train.History) -> float:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from course_utils import vit
+from provenance import provenance  # benchmarks/provenance.py: commit, data, command line
 
 OUT = Path(__file__).parent / "results" / "vit_vs_timm.json"
 CONFIG = {"patch_size": 4, "embed_dim": 192, "depth": 6, "num_heads": 3, "mlp_dim": 384}
@@ -64,7 +65,8 @@ def main() -> None:
             run["step"]()
             run["times"].append(time.perf_counter() - start)
     rows = [{"model": name, "params": run["params"], "median_step_ms": round(1000 * statistics.median(run["times"]), 1),
-             "min_step_ms": round(1000 * min(run["times"]), 1)} for name, run in runs.items()]
+             "min_step_ms": round(1000 * min(run["times"]), 1), **provenance("random tensors (torch.randn, seed 0)")}
+            for name, run in runs.items()]
     ratio = rows[0]["median_step_ms"] / rows[1]["median_step_ms"]
     result = {"config": CONFIG, "batch_size": args.batch_size, "steps": args.steps, "rows": rows,
               "ratio_course_over_timm": round(ratio, 3), "torch": torch.__version__, "timm": timm.__version__,

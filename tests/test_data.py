@@ -143,3 +143,81 @@ def test_dataset_item_matches_torchvision_transform(tmp_path):
     image, label = ds[3]
     assert torch.allclose(image, data.torch_transform("cifar10")(ds.images[3]), atol=1e-6)
     assert label == 3
+
+
+# ------------------------------------------------------------------ crop + flip: left-right only, never MNIST
+
+def distinct_image(n=6, c=3, h=8, w=8):
+    """Every pixel of every image a different value (so any mirroring or shift is visible)."""
+    return (torch.arange(n * c * h * w) % 251).to(torch.uint8).view(n, c, h, w)
+
+
+def test_apply_crop_flip_mirrors_left_right_only():
+    images = distinct_image()
+    centre = torch.full((6,), 4)  # offset = padding: no shift
+    flip = torch.tensor([True, False, True, False, True, False])
+    out = data.apply_crop_flip(images, centre, centre, flip, padding=4)
+    assert torch.equal(out[~flip], images[~flip])
+    assert torch.equal(out[flip], images[flip].flip(-1))  # columns reversed, rows kept
+    assert not torch.equal(out[flip], images[flip].flip(-2))
+    # a shift: offset (oy, ox) = (padding + 1, padding − 2) reads rows 1.. and columns −2.. of the image
+    shifted = data.apply_crop_flip(images[:1], torch.tensor([5]), torch.tensor([2]), torch.tensor([False]), padding=4)
+    assert torch.equal(shifted[0, :, :7, 2:], images[0, :, 1:, :6])
+    assert shifted[0, :, 7, :].eq(0).all() and shifted[0, :, :, :2].eq(0).all()
+
+
+def test_random_crop_flip_without_padding_is_identity_or_a_left_right_mirror():
+    images = distinct_image(n=64)
+    out = data.random_crop_flip(images, padding=0, generator=torch.Generator().manual_seed(0))
+    same = [torch.equal(o, i) for o, i in zip(out, images)]
+    mirrored = [torch.equal(o, i.flip(-1)) for o, i in zip(out, images)]
+    assert all(s or m for s, m in zip(same, mirrored))
+    assert 16 < sum(mirrored) < 48  # about half are flipped
+    assert not any(torch.equal(o, i.flip(-2)) for o, i in zip(out, images))  # never upside down
+
+
+def loader_batches(name, augment="crop_flip", n=200, seed=0):
+    c = 1 if name == "mnist" else 3
+    images = (torch.arange(n * c * 8 * 8) % 251).to(torch.uint8).view(n, c, 8, 8)
+    ds = data.ImageDataset(images, torch.arange(n) % 10, classes=[str(i) for i in range(10)], mean=(0.0,) * c,
+                           std=(1 / 255,) * c, name=name, source="test")  # normalised x = the uint8 value
+    return images, list(data.BatchLoader(ds, 50, augment=augment, seed=seed))  # not shuffled: batch order = index
+
+
+def crop_windows(image, padding):
+    """Every crop of the zero-padded image (no flip), as a tensor (K, C, H, W)."""
+    c, h, w = image.shape
+    padded = torch.nn.functional.pad(image, (padding,) * 4)
+    return torch.stack([padded[:, y:y + h, x:x + w] for y in range(2 * padding + 1) for x in range(2 * padding + 1)])
+
+
+def classify(batch_images, originals, padding):
+    """For each augmented image: 'crop' (a shifted window), 'flip' (a shifted window of the mirror) or '?'."""
+    kinds = []
+    for out, image in zip(batch_images, originals):
+        out = out.round().to(torch.uint8)
+        if any(torch.equal(out, w) for w in crop_windows(image, padding)):
+            kinds.append("crop")
+        elif any(torch.equal(out, w) for w in crop_windows(image.flip(-1), padding)):
+            kinds.append("flip")
+        else:
+            kinds.append("?")
+    return kinds
+
+
+def test_cifar_loader_crops_and_flips_left_right():
+    images, batches = loader_batches("cifar10")
+    x = torch.cat([b[0] for b in batches])
+    kinds = classify(x, images, padding=4)
+    # every image is a padded crop of itself or of its left-right mirror (an up-down mirror is neither)
+    assert "?" not in kinds
+    assert 60 < kinds.count("flip") < 140
+
+
+def test_mnist_loader_is_never_mirrored():
+    images, batches = loader_batches("mnist")
+    x = torch.cat([b[0] for b in batches])
+    kinds = classify(x, images, padding=2)
+    assert kinds == ["crop"] * len(images)  # shifted by at most 2 pixels, never flipped
+    assert not torch.equal(x.round().to(torch.uint8), images)  # but augmented: some are shifted
+    assert classify(x[:20], images[:20], padding=1).count("?") > 0  # and the padding is 2, not 1

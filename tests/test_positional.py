@@ -77,3 +77,25 @@ def test_positional_checkers():
     assert "swapped" in repr(checks.check_sinusoidal_1d(swapped))
     assert checks.check_cosine_similarity(PE.cosine_similarity_matrix)
     assert "raw dot products" in repr(checks.check_cosine_similarity(lambda x: x @ x.T))
+
+
+@pytest.mark.parametrize("height, width", [(3, 5), (5, 3)])
+def test_2d_tables_on_rectangular_grids_match_the_formula(height, width):
+    """Row r·W + c is cell (r, c). sum: PE_D(r) + PE_D(c); concat: [PE_{D/2}(r) | PE_{D/2}(c)], with
+    PE_d(p)[2i] = sin(p / 10000^(2i/d)), PE_d(p)[2i+1] = cos(p / 10000^(2i/d)) written out here."""
+    d = 16
+
+    def pe(p, dim):
+        return [math.sin(p / 10000 ** (2 * (k // 2) / dim)) if k % 2 == 0 else math.cos(p / 10000 ** (2 * (k // 2) / dim))
+                for k in range(dim)]
+
+    cells = [(r, c) for r in range(height) for c in range(width)]
+    want_sum = torch.tensor([[a + b for a, b in zip(pe(r, d), pe(c, d))] for r, c in cells])
+    want_concat = torch.tensor([pe(r, d // 2) + pe(c, d // 2) for r, c in cells])
+    summed = PE.sinusoidal_2d(height, width, d, "sum")
+    concat = PE.sinusoidal_2d(height, width, d, "concat")
+    assert summed.shape == concat.shape == (height * width, d)
+    torch.testing.assert_close(summed, want_sum, atol=1e-6, rtol=0)
+    torch.testing.assert_close(concat, want_concat, atol=1e-6, rtol=0)
+    # the cell in the last row and last column: both indices at their largest
+    torch.testing.assert_close(summed[-1], torch.tensor(pe(height - 1, d)) + torch.tensor(pe(width - 1, d)))

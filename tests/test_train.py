@@ -285,3 +285,46 @@ def test_sharded_loader_splits_each_global_batch():
         assert torch.equal(torch.cat([x0, x1]), x) and torch.equal(torch.cat([y0, y1]), y)
     with pytest.raises(ValueError, match="rank 2 must be in"):
         data.BatchLoader(ds, 16, rank=2, world_size=2)
+
+
+# ----------------------------------------------------------------------------- exact values (issue 18)
+
+def test_warmup_cosine_exact_values():
+    """warm-up (step + 1)/(warmup + 1), then ½(1 + cos(π·progress)) down to min_factor; a linear decay fails
+    at the quarter and three-quarter points (0.854 / 0.146 against 0.75 / 0.25)."""
+    import math
+
+    model = nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = train.warmup_cosine(opt, warmup_steps=4, total_steps=12)  # cosine over steps 4..12
+    rates = [opt.param_groups[0]["lr"]]
+    for _ in range(16):
+        opt.step()
+        sched.step()
+        rates.append(opt.param_groups[0]["lr"])
+    assert rates[:4] == pytest.approx([0.2, 0.4, 0.6, 0.8])  # the warm-up, linear
+    assert rates[4] == pytest.approx(1.0)  # end of warm-up: the peak
+    assert rates[6] == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))  # a quarter of the cosine: 0.8536
+    assert rates[8] == pytest.approx(0.5)  # the midpoint
+    assert rates[10] == pytest.approx(0.5 * (1 - math.cos(math.pi / 4)))  # three quarters: 0.1464
+    assert rates[12] == 0.0 and rates[16] == 0.0  # the end, and after it
+    opt2 = torch.optim.SGD(model.parameters(), lr=2.0)
+    floor = train.warmup_cosine(opt2, warmup_steps=0, total_steps=10, min_factor=0.1)
+    assert opt2.param_groups[0]["lr"] == pytest.approx(2.0)  # no warm-up: starts at the peak
+    for step in range(1, 11):
+        opt2.step()
+        floor.step()
+        if step == 5:
+            assert opt2.param_groups[0]["lr"] == pytest.approx(2.0 * 0.55)  # min + (1 − min)·½
+    assert opt2.param_groups[0]["lr"] == pytest.approx(0.2)  # ends at min_factor·lr
+
+
+@pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_fit_computes_in_the_precision_it_is_given(precision, dtype):
+    """A forward hook on a Linear sees what the matrix multiplications produced inside fit."""
+    model, opt = make()
+    seen = []
+    model[0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    train.fit(model, toy_batches(), opt, epochs=1, precision=precision, progress=False)
+    assert seen == [dtype] * len(toy_batches())
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay float32 either way

@@ -1,6 +1,6 @@
 """Build the notebooks from their readable sources, and execute them (the lecture run).
 
-Sources live in ``notebooks/src/NN_name.py`` in the "percent" format:
+Sources live in ``notebooks/src/NN_name.py`` in jupytext's "percent" format:
 
     # %% [markdown]
     # # A title
@@ -9,34 +9,54 @@ Sources live in ``notebooks/src/NN_name.py`` in the "percent" format:
     # %% tags=["solution"]
     answer = 42
 
-``python -m tools.nbbuild build`` writes ``notebooks/NN_name.ipynb`` (no outputs) from each
-source, filling in ``{{COLAB_SETUP}}`` (the setup cell's Colab install), ``{{COLAB_BADGE}}`` and
-``{{REPO_URL}}`` from pyproject's project.urls.
+jupytext reads them (cell tags are jupytext cell metadata). What is ours: filling in
+``{{COLAB_SETUP}}`` (the setup cell's Colab install), ``{{COLAB_BADGE}}`` and ``{{REPO_URL}}``
+from pyproject.toml, the kernel's metadata, the exercises' lecture metadata, and the execute step.
+``python -m tools.nbbuild build`` writes ``notebooks/NN_name.ipynb`` (no outputs) from each source;
 ``python -m tools.nbbuild execute NB...`` runs notebooks top to bottom in place.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import re
+import importlib
 import sys
 import tomllib
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
 KERNEL = "python3"  # the kernel every notebook runs on (this environment's ipykernel)
-_HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
+# The percent format, read as written: comments in code cells stay comments (no magic un-commenting).
+FORMAT = {"extension": ".py", "format_name": "percent", "comment_magics": False}
+# Cell metadata jupytext keeps only to write the text file back the same (as jupytext.cell_metadata lists them).
+JUPYTEXT_LAYOUT = ("skipline", "noskipline", "cell_marker", "lines_to_next_cell", "lines_to_end_of_cell_marker")
+# Where the exercises' tooling may define lecture_metadata(cell) (first found wins).
+LECTURE_METADATA_MODULES = ("tools.exercises", "tools.student")
+
+
+def _pyproject() -> dict:
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)
 
 
 def repo_url() -> str:
     """The repository address declared once in pyproject.toml."""
-    with open(ROOT / "pyproject.toml", "rb") as handle:
-        return tomllib.load(handle)["project"]["urls"]["Repository"]
+    return _pyproject()["project"]["urls"]["Repository"]
+
+
+def course_release() -> str:
+    """The git tag (or commit) of the course that the notebooks' Colab install pins: [tool.course] release."""
+    return _pyproject()["tool"]["course"]["release"]
+
+
+def colab_install_spec() -> str:
+    """What the setup cell hands pip on Colab: the repository at this term's release."""
+    return f"git+{repo_url()}@{course_release()}"
 
 
 def colab_badge(notebook_name: str) -> str:
@@ -46,48 +66,69 @@ def colab_badge(notebook_name: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})"
 
 
-COLAB_SETUP = """# Setup (the same cell opens every notebook). On Colab, install course_utils from the
-# course repository; on your own machine `make lab` has installed it already.
+COLAB_SETUP = """# Setup (the same cell opens every notebook). On Colab, install course_utils at this term's
+# release of the course; on your own machine `make lab` has installed it already.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{{REPO_URL}}"], check=True)
+    release = "{{COLAB_INSTALL}}"
+    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", release]).returncode != 0:
+        print(f"could not install {release} (is the release tagged yet?): installing the course's main branch")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", release.rsplit("@", 1)[0]], check=True)
     from google.colab import output
 
-    output.enable_custom_widget_manager()"""
+    output.enable_custom_widget_manager()
+try:
+    import course_utils  # noqa: F401
+except ImportError:
+    raise ModuleNotFoundError(
+        "course_utils is not installed in this kernel. In the course folder run `make lab` "
+        "(it installs everything and starts JupyterLab), or `pip install -e .` in your own environment."
+    ) from None"""
+
+
+def _fill(source: str, notebook_name: str) -> str:
+    """The source with our placeholders filled in."""
+    source = source.replace("{{COLAB_SETUP}}", COLAB_SETUP).replace("{{COLAB_INSTALL}}", colab_install_spec())
+    return source.replace("{{COLAB_BADGE}}", colab_badge(notebook_name)).replace("{{REPO_URL}}", repo_url())
+
+
+def _lecture_metadata():
+    """The exercises' ``lecture_metadata(cell)`` hook, or None where no module defines it yet."""
+    for name in LECTURE_METADATA_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        hook = getattr(module, "lecture_metadata", None)
+        if hook is not None:
+            return hook
+    return None
 
 
 def parse(text: str, notebook_name: str) -> list:
-    """Cells of a percent-format source (a list of nbformat cells)."""
-    text = text.replace("{{COLAB_SETUP}}", COLAB_SETUP)
-    text = text.replace("{{COLAB_BADGE}}", colab_badge(notebook_name)).replace("{{REPO_URL}}", repo_url())
-    cells, kind, tags, lines = [], None, [], []
-
-    def flush():
-        if kind is None:
-            return
-        body = "\n".join(lines).strip("\n")
-        if kind == "markdown":
-            body = "\n".join(re.sub(r"^# ?", "", line) for line in body.split("\n"))
-            cell = nbformat.v4.new_markdown_cell(body)
+    """Cells of a percent-format source (a list of nbformat cells), read by jupytext."""
+    hook = _lecture_metadata()
+    cells = []
+    for cell in jupytext.reads(text, fmt=FORMAT).cells:
+        source = _fill(cell.source, notebook_name)
+        if cell.cell_type == "markdown":
+            new = nbformat.v4.new_markdown_cell(source)
+        elif cell.cell_type == "code":
+            new = nbformat.v4.new_code_cell(source)
         else:
-            cell = nbformat.v4.new_code_cell(body)
-        if tags:
-            cell.metadata["tags"] = tags
-        cell.pop("id", None)
-        cells.append(cell)
-
-    for line in text.split("\n"):
-        match = _HEADER.match(line)
-        if match:
-            flush()
-            kind = "markdown" if match.group("md") else "code"
-            tags = json.loads(match.group("tags")) if match.group("tags") else []
-            lines = []
-        elif kind is not None:
-            lines.append(line)
-    flush()
+            new = nbformat.v4.new_raw_cell(source)
+        # the source's cell metadata (tags=[...], ...), less jupytext's own layout keys (lines_to_next_cell, ...)
+        new.metadata.update({k: v for k, v in cell.metadata.items() if k not in JUPYTEXT_LAYOUT})
+        new.pop("id", None)
+        if hook is not None:
+            extra = hook(new)  # may edit the cell in place, or return metadata to merge
+            if extra:
+                new.metadata.update(extra)
+        cells.append(new)
     return cells
 
 
@@ -110,12 +151,23 @@ def _signature(cells) -> list:
 
 
 def build_one(src: Path) -> Path | None:
-    """Write notebooks/<src stem>.ipynb from ``src``; None (and nothing written) if it is up to date."""
+    """Write notebooks/<src stem>.ipynb from ``src``; None if its cells are up to date.
+
+    An up-to-date notebook keeps its outputs; only cell metadata the source or the lecture_metadata
+    hook adds that it lacks (a solution collapsed, ...) is written into it.
+    """
     name = src.stem + ".ipynb"
     cells = parse(src.read_text(), name)
     out = OUT / name
-    if out.exists() and _signature(nbformat.read(out, as_version=4).cells) == _signature(cells):
-        return None  # keep its outputs
+    if out.exists():
+        current = nbformat.read(out, as_version=4)
+        if _signature(current.cells) == _signature(cells):
+            before = nbformat.writes(current)
+            for old, new in zip(current.cells, cells):
+                old.metadata.update(new.metadata)
+            if nbformat.writes(current) != before:
+                nbformat.write(current, out)
+            return None  # its outputs kept
     nb = nbformat.v4.new_notebook()
     nb.cells = cells
     for i, cell in enumerate(nb.cells):
