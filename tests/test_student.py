@@ -1,4 +1,7 @@
-"""Student versions: every exercise has a checker, which fails on the stub and passes on the solution."""
+"""Student versions: every exercise has a checker, which fails on the stub and passes on the solution.
+
+Exercises are read from the sources (notebooks/src), as `make student` builds them.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,17 @@ from tools import student
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PRELUDE = "import math\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\nfrom course_utils import checks\n"
+SOURCES = sorted((ROOT / "notebooks" / "src").glob("*.py"))
+PRELUDE = ("import math\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
+           "from course_utils import attention, checks, hybrid, patches, positional, swin, vit\n")
+
+
+def lecture(src: Path) -> nbformat.NotebookNode:
+    """The lecture notebook a source builds (solutions in), without executing it."""
+    cells = student._source_cells(src, src.stem + ".ipynb")
+    for i, cell in enumerate(cells):
+        cell["id"] = f"c{i:03d}"
+    return nbformat.v4.new_notebook(cells=cells)
 
 
 def run_checker(solution: str, checker: str):
@@ -26,9 +39,9 @@ def run_checker(solution: str, checker: str):
 
 
 def all_exercises():
-    for path in NOTEBOOKS:
-        for i, (solution, checker) in enumerate(student.exercises(nbformat.read(path, as_version=4))):
-            yield pytest.param(solution, checker, id=f"{path.stem}-ex{i + 1}")
+    for src in SOURCES:
+        for i, (solution, checker) in enumerate(student.exercises(lecture(src))):
+            yield pytest.param(solution, checker, id=f"{src.stem}-ex{i + 1}")
 
 
 @pytest.mark.parametrize("solution, checker", list(all_exercises()))
@@ -42,19 +55,19 @@ def test_checker_passes_solution_and_fails_stub(solution, checker):
 
 
 def test_notebooks_with_exercises_have_them_all_checked():
-    counted = {p.stem: len(student.exercises(nbformat.read(p, as_version=4))) for p in NOTEBOOKS}
+    counted = {p.stem: len(student.exercises(lecture(p))) for p in SOURCES}
     for name, n in counted.items():
         if name != "00_setup_check":
-            assert n >= 2, f"{name} has {n} exercise(s)"
+            assert n >= 3, f"{name} has {n} exercise(s)"
 
 
 def test_student_build_strips_solutions_and_outputs(tmp_path):
     assert student.main([str(tmp_path)]) == 0
-    for path in NOTEBOOKS:
-        original = nbformat.read(path, as_version=4)
-        built = nbformat.read(tmp_path / path.name, as_version=4)
-        assert len(built.cells) == len(original.cells)
-        for before, after in zip(original.cells, built.cells):
+    for src in SOURCES:
+        original = [c for c in lecture(src).cells if "solution-note" not in c.metadata.get("tags", [])]
+        built = nbformat.read(tmp_path / (src.stem + ".ipynb"), as_version=4)
+        assert len(built.cells) == len(original)
+        for before, after in zip(original, built.cells):
             if after.cell_type != "code":
                 continue
             assert after.outputs == [] and after.execution_count is None

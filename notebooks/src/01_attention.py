@@ -379,35 +379,40 @@ widgets.attention_explorer(q, k, tokens)
 # %% [markdown]
 # ## 9. Exercises
 #
-# Write each function, then run the checker below it. A checker tells you what it expected
-# and what it got. Use plain tensor operations (no `F.scaled_dot_product_attention`).
+# Two kinds. **Predict, then run**: write your prediction in the cell (a number), *then* run
+# the checker below it; it runs the experiment and tells you how far off you were. A prediction
+# counts once it is written, right or wrong, so write it before you peek. **Implement**: write
+# the function; the checker tests it and names the classic mistake it spots. Use plain tensor
+# operations.
 #
-# **Exercise 1.** The scaled scores: `q` (B, L_q, d_k), `k` (B, L_k, d_k) → (B, L_q, L_k).
+# **Exercise 1 (predict).** One query against 8 keys, d_k = 64, every entry of q and k drawn
+# from a standard normal. The entropy of the weights measures how spread they are: 0 nats for
+# one-hot, ln 8 ≈ 2.08 for uniform. Predict the mean entropy *with* the 1/√d_k scale and
+# *without* it.
 
-# %% tags=["solution"]
-def my_scores(q, k):
-    return q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-
-# %%
-# NBVAL_CHECK_OUTPUT
-checks.check_attention_scores(my_scores)
-
-# %% [markdown]
-# **Exercise 2.** From scores (B, L_q, L_k) and values `v` (B, L_k, d_v) return
-# `(out, weights)`: the softmax weights and the weighted sum of the values.
-
-# %% tags=["solution"]
-def my_weighted_sum(scores, v):
-    weights = scores.softmax(dim=-1)
-    return weights @ v, weights
+# %% tags=["solution", "prediction"]
+entropy_scaled = 1.7
+entropy_unscaled = 0.3
 
 # %%
 # NBVAL_CHECK_OUTPUT
-checks.check_weighted_sum(my_weighted_sum)
+checks.check_entropy_prediction(entropy_scaled, entropy_unscaled)
 
 # %% [markdown]
-# **Exercise 3.** A causal mask for length L: boolean (L, L), True where query *i* may attend
-# to key *j*.
+# **Exercise 2 (predict).** One multi-head attention layer of width 512 (q, k, v and output
+# projections, then attention over all tokens). Going from 1,024 to 2,048 tokens, by what factor
+# does the number of operations grow? (The checker counts them with `torch.utils.flop_counter`.)
+
+# %% tags=["solution", "prediction"]
+cost_ratio = 3.0
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks.check_cost_growth_prediction(cost_ratio)
+
+# %% [markdown]
+# **Exercise 3 (implement).** A causal mask for length L: boolean (L, L), True where query *i*
+# may attend to key *j*.
 
 # %% tags=["solution"]
 def my_causal_mask(length):
@@ -418,17 +423,18 @@ def my_causal_mask(length):
 checks.check_causal_mask(my_causal_mask)
 
 # %% [markdown]
-# **Exercise 4.** Split heads: `x` (B, L, D) → (B, num_heads, L, D / num_heads), head *h*
-# holding channels h·hd to (h+1)·hd of every token.
+# **Exercise 4 (implement).** A padding mask: `lengths` (B,) holds each sequence's number of
+# real tokens, the rest of its L positions is padding. Return a boolean mask, True where a query
+# may attend, shaped so that it broadcasts against scores (B, num_heads, L_q, L_k).
 
 # %% tags=["solution"]
-def my_split_heads(x, num_heads):
-    b, length, d = x.shape
-    return x.view(b, length, num_heads, d // num_heads).transpose(1, 2)
+def my_padding_mask(lengths, length):
+    keys = torch.arange(length)  # (L,)
+    return (keys[None, :] < lengths[:, None])[:, None, None, :]  # (B, 1, 1, L)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-checks.check_split_heads(my_split_heads)
+checks.check_padding_mask(my_padding_mask)
 
 # %% [markdown]
 # ## Summary
@@ -443,6 +449,8 @@ checks.check_split_heads(my_split_heads)
 # - Multi-head attention is one reshape away from single-head attention; a fused q/k/v
 #   projection is fast, but its layout is a convention that decides whether weights transfer.
 # - Time and memory of the written-out form grow as L²; fused kernels keep memory flat.
+# - A whole layer grows as L² only once L is well beyond its width: below that, the q, k, v and
+#   output projections, linear in L, cost as much as the attention itself (exercise 2).
 #
 # **Pitfalls found in the lecture notes.**
 # 1. The fused multi-head code's layout (`reshape(B, L, H, 3·hd)`, then `chunk`) differs from

@@ -235,7 +235,12 @@ widgets.similarity_explorer({"2D concat": pe_cat, "2D sum (notes)": pe_sum, "1D 
 # %% [markdown]
 # ## 7. Exercises
 #
-# **Exercise 1.** Write `my_sinusoidal(num_positions, dim)` without loops: (num_positions, dim),
+# **Implement**: write the function; the checker names the mistake it spots. **Predict, then
+# run**: write your prediction first, then run the checker, which measures and shows how far off
+# you were (a prediction counts once written, right or wrong). **Experiment**: change one thing,
+# measure, and say in one sentence what you found; the checker re-measures your change.
+#
+# **Exercise 1 (implement).** Write `my_sinusoidal(num_positions, dim)` without loops: (num_positions, dim),
 # sin on even channels, cos on odd channels, the pair sharing the exponent 2i/dim.
 
 # %% tags=["solution"]
@@ -252,7 +257,7 @@ def my_sinusoidal(num_positions, dim):
 checks.check_sinusoidal_1d(my_sinusoidal)
 
 # %% [markdown]
-# **Exercise 2.** Write `my_cosine_similarity(x)`: x (N, D) → (N, N), the cosine similarity
+# **Exercise 2 (implement).** Write `my_cosine_similarity(x)`: x (N, D) → (N, N), the cosine similarity
 # of every pair of rows, without loops.
 
 # %% tags=["solution"]
@@ -265,11 +270,47 @@ def my_cosine_similarity(x):
 checks.check_cosine_similarity(my_cosine_similarity)
 
 # %% [markdown]
+# **Exercise 3 (predict).** Section 3 showed 16 positions, where neighbours are 0.966 similar
+# (D = 64). Predict the cosine similarity of positions 0 and 20, and of positions 0 and 200, in
+# the same 1D encoding with D = 64.
+
+# %% tags=["solution", "prediction"]
+similarity_20_apart = 0.6
+similarity_200_apart = 0.35
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks.check_similarity_prediction(similarity_20_apart, similarity_200_apart)
+
+# %% [markdown]
+# **Exercise 4 (experiment).** Change one thing, the number of channels D, and measure the
+# similarity of positions 0 and 1 (with `positional.sinusoidal_1d` and
+# `positional.cosine_similarity_matrix`, or your own functions). Find the smallest even D for
+# which neighbours are at least 0.95 similar, and explain in one sentence why D changes it.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+D_ = 64  # section 3's width: change it, run again, compare
+neighbours = positional.cosine_similarity_matrix(positional.sinusoidal_1d(2, D_))[0, 1]
+print(f"D = {D_}: positions 0 and 1 are {neighbours:.4f} similar")
+
+# %% tags=["solution"]
+smallest_dim = next(d for d in range(2, 200, 2)
+                    if positional.cosine_similarity_matrix(positional.sinusoidal_1d(2, d))[0, 1] >= 0.95)
+why_dim = "every extra pair of channels adds a slower wave that hardly turns between neighbours, so their mean cosine grows"
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks.check_dimension_experiment(smallest_dim, why_dim)
+
+# %% [markdown]
 # ## Summary
 #
 # - The standard sinusoidal encoding pairs sin and cos at one frequency per pair; it
 #   reproduces the notes' table and all five similarities exactly.
-# - Shifting by k is a fixed rotation of each pair, so similarity depends only on distance.
+# - Shifting by k is a fixed rotation of each pair, so similarity depends only on distance; it
+#   falls fast at first, then slowly: the slow channels keep distant positions similar, and the
+#   wider the table, the more alike neighbours look (exercises 3 and 4).
 # - 1D order is the wrong geometry for a grid. Adding a row and a column encoding (the notes'
 #   ψ = θ + φ_x + φ_y) fixes the neighbours but makes (r, c) and (c, r) identical;
 #   concatenating them fixes both.

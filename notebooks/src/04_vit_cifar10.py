@@ -44,9 +44,10 @@ REPO = "{{REPO_URL}}"
 
 def results(name):
     """A benchmark's results file: from this checkout, or (on Colab) from the course repository."""
-    local = Path("../benchmarks/results") / name
-    if local.exists():
-        return json.loads(local.read_text())
+    for folder in ("../benchmarks/results", "../../benchmarks/results"):  # from notebooks/ or notebooks/student/
+        local = Path(folder) / name
+        if local.exists():
+            return json.loads(local.read_text())
     if config.in_colab():
         with urllib.request.urlopen(f"{REPO}/raw/main/benchmarks/results/{name}") as response:
             return json.loads(response.read())
@@ -192,12 +193,10 @@ fig = viz.history_curves(notes_hist, fixed_hist, labels=["as written", "embeddin
 # embedding *inside* the model, pre-norm blocks (`x + attn(norm(x))`, which train stably
 # without warm-up tricks), multi-head attention from notebook 01 (fused with
 # `F.scaled_dot_product_attention` when no weights are requested), learned or 2D sinusoidal
-# positions from notebook 03, CLS or mean pooling. A block, in full:
-#
-# ```python
-# x = x + self.attn(self.norm1(x))   # every token gathers from every token
-# x = x + self.mlp(self.norm2(x))    # then each token is transformed on its own
-# ```
+# positions from notebook 03, CLS or mean pooling. Each block has two branches, attention
+# (every token gathers from every token) and an MLP (then each token is transformed on its own);
+# each branch reads a LayerNorm of the tokens and *adds* its result to them, so the tokens
+# themselves flow from block to block untouched by any norm (you write the block in exercise 1).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -476,7 +475,12 @@ print(f"{'pretrained pure ViT (section 6)':40s} {vit.count_parameters(pretrained
 #
 # ## 9. Exercises
 #
-# **Exercise 1.** Write a pre-norm encoder block's forward pass from its parts:
+# **Implement**: write the function; the checker names the mistake it spots. **Predict, then
+# run**: write your prediction first, then run the checker, which builds the model, measures and
+# shows how far off you were (a prediction counts once written, right or wrong; a count passes
+# only when exact).
+#
+# **Exercise 1 (implement).** Write a pre-norm encoder block's forward pass from its parts:
 # `block.norm1`, `block.attn` (tokens → tokens), `block.norm2`, `block.mlp`.
 
 # %% tags=["solution"]
@@ -489,28 +493,36 @@ def my_block(x, block):
 checks.check_encoder_block(my_block)
 
 # %% [markdown]
-# **Exercise 2.** How many trainable parameters does
-# `vit.ViT(image_size=32, patch_size=4, embed_dim=192, depth=6, num_heads=3, mlp_dim=384)`
+# **Exercise 2 (predict, exact).** How many trainable parameters does
+# `vit.ViT(image_size=32, patch_size=8, embed_dim=192, depth=6, num_heads=3, mlp_dim=384)`
 # have? Count by hand (patch projection, class token, positions, blocks, final norm, head),
-# not with `count_parameters`.
+# not with `count_parameters`. (Section 3's model has 4×4 patches: what changes with 8×8?)
 
-# %% tags=["solution"]
+# %% tags=["solution", "prediction"]
 D = 192  # width
 H = 384  # MLP hidden size
-N = (32 // 4) ** 2  # patches
-P = 4  # patch side
+P = 8  # patch side
+N = (32 // P) ** 2  # patches
 per_block = 2 * 2 * D + (D * 3 * D + 3 * D) + (D * D + D) + (D * H + H) + (H * D + D)
 vit_params = (P * P * 3 * D + D) + D + N * D + 6 * per_block + 2 * D + (D * 10 + 10)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-checks.check_vit_param_count(vit_params)
+checks.check_vit_param_count(vit_params, patch_size=8)
 
 # %% [markdown]
-# **Exercise 3 (open).** Move the notes' processor *into* the model (one `nn.Module` holding
-# both), so that `model.parameters()` finds the patch embedding, and check with
-# `vit.count_parameters` that the optimizer would now see 80,138 parameters.
-#
+# **Exercise 3 (predict).** The same ViT with 4×4 patches instead of 8×8 (64 patch tokens
+# instead of 16). By what factor does the work of one forward pass grow? (The checker counts the
+# operations with `torch.utils.flop_counter`.)
+
+# %% tags=["solution", "prediction"]
+patch_cost_ratio = 4.0
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks.check_patch_cost_prediction(patch_cost_ratio)
+
+# %% [markdown]
 # ## Summary
 #
 # - The notes' 56.76 % hides a bug: the patch embedding lives outside the model and is never

@@ -275,21 +275,26 @@ widgets.window_explorer(photo, patch_size=16)
 # %% [markdown]
 # ## 9. Exercises
 #
-# **Exercise 1.** Write `my_window_partition(x, M)`: x (B, H, W, C) → (B·num_windows, M, M, C),
-# windows in row-major order.
+# **Implement**: write the function; the checker names the mistake it spots. **Predict, then
+# run**: write your prediction first, then run the checker, which measures and shows how far off
+# you were (a prediction counts once written, right or wrong; a count passes only when exact).
+#
+# **Exercise 1 (implement).** Section 1 cut a map into windows. Write the way back,
+# `my_window_reverse(windows, M, H, W)`: windows (B·num_windows, M, M, C), in row-major order
+# within each map → the maps (B, H, W, C).
 
 # %% tags=["solution"]
-def my_window_partition(x, m):
-    b, h, w, c = x.shape
-    x = x.view(b, h // m, m, w // m, m, c)  # (B, nH, M, nW, M, C)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, m, m, c)
+def my_window_reverse(windows, m, h, w):
+    b = windows.shape[0] // ((h // m) * (w // m))
+    x = windows.view(b, h // m, w // m, m, m, -1)  # (B, nH, nW, M, M, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, -1)  # (B, nH, M, nW, M, C) → (B, H, W, C)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-checks.check_window_partition(my_window_partition)
+checks.check_window_reverse(my_window_reverse)
 
 # %% [markdown]
-# **Exercise 2.** Write `my_relative_index(M)`: (M², M²) long, entry [i, j] the index of the
+# **Exercise 2 (implement).** Write `my_relative_index(M)`: (M², M²) long, entry [i, j] the index of the
 # offset (row_i − row_j, col_i − col_j) in a (2M−1)×(2M−1) table stored row-major.
 
 # %% tags=["solution"]
@@ -302,6 +307,31 @@ def my_relative_index(m):
 # %%
 # NBVAL_CHECK_OUTPUT
 checks.check_relative_index(my_relative_index)
+
+# %% [markdown]
+# **Exercise 3 (predict, exact).** Swin-T's first stage: a 56×56 token map, 7×7 windows, and
+# in the next block windows shifted by 3. How many windows has the regular partition, and how
+# many (some of them partial) has the shifted partition before the cyclic shift packs them?
+
+# %% tags=["solution", "prediction"]
+windows_regular = (56 // 7) ** 2
+windows_shifted = (56 // 7 + 1) ** 2
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks.check_window_count(windows_regular, windows_shifted)
+
+# %% [markdown]
+# **Exercise 4 (predict).** On that 56×56 map with C = 96 channels, how many times more work is
+# one global attention layer than one layer of 7×7 window attention (projections included)?
+# Section 6's table had the ratio for other sizes; predict this one before you compute it.
+
+# %% tags=["solution", "prediction"]
+window_cost_ratio = 14.0
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks.check_window_cost_prediction(window_cost_ratio)
 
 # %% [markdown]
 # ## Summary

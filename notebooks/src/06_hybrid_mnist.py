@@ -173,14 +173,8 @@ print("constant values in → the same constant out?  notes:", torch.allclose(ou
 # %% [markdown]
 # The second problem is the scale: the scores qᵀk are sums over C channels, so their spread
 # grows like √C (notebook 01), and the notes' softmax saturates as channels are added. The
-# fixed layer, `course_utils.hybrid.ConvAttention`, transposes the weights (or, equivalently,
-# makes the positions the rows) and divides by √C:
-#
-# ```python
-# q = self.query(x).flatten(2).transpose(1, 2)   # (B, N, C): one row per position
-# weights = softmax(q @ kᵀ / √C, dim=-1)         # (B, N_q, N_k): rows sum to one
-# out = weights @ v                              # (B, N_q, C)
-# ```
+# fixed layer, `course_utils.hybrid.ConvAttention`, makes each position's output use its own
+# row of weights and divides the scores by √C (you write it in exercise 1).
 #
 # How much does it matter in a network? Both layers inside the same small classifier (a conv
 # stem, the layer with a residual connection, pooling) are in the comparison table of
@@ -253,8 +247,10 @@ fig = viz.attention_overlay(sample, attention_received(x), [f"label {int(y)}, pr
 
 # %%
 # NBVAL_IGNORE_OUTPUT: the benchmark's file; it changes only when the benchmark is re-run
-results = Path("../benchmarks/results/hybrid_mnist.json")
-if results.exists():
+found = [p for p in (Path("../benchmarks/results"), Path("../../benchmarks/results"))  # notebooks/ or student/
+         if (p / "hybrid_mnist.json").exists()]
+if found:
+    results = found[0] / "hybrid_mnist.json"
     rows = json.loads(results.read_text())["rows"]
     print(f"{'model':46s} {'params':>9s} {'test acc':>9s} {'train s':>8s}")
     for r in rows:
@@ -274,7 +270,12 @@ widgets.digit_explorer(model, mnist_test, attention_received)
 # %% [markdown]
 # ## 7. Exercises
 #
-# **Exercise 1.** Fix the notes' layer. Given q, k, v of shape (B, C, N) (channels first, N
+# **Implement**: write the function; the checker names the mistake it spots. **Predict, then
+# run**: write your prediction first, then run the checker, which measures and shows how far off
+# you were (a count passes only when exact). **Experiment**: change one thing, measure, and say
+# in one sentence what you found; the checker re-measures your change.
+#
+# **Exercise 1 (implement).** Fix the notes' layer. Given q, k, v of shape (B, C, N) (channels first, N
 # positions), return out (B, C, N) where each position's output is a weighted average of the
 # values, weighted by softmax over the keys of its scaled scores.
 
@@ -288,16 +289,41 @@ def my_conv_attention(q, k, v):
 checks.check_conv_attention(my_conv_attention)
 
 # %% [markdown]
-# **Exercise 2.** How many parameters does one `SelfAttentionLayer(128)` of the notes have,
-# and how many of them can ever receive a gradient when it is fed flat vectors?
+# **Exercise 2 (predict, exact).** How many parameters does one `SelfAttentionLayer(128)` of the
+# notes have, and how many of them can ever receive a gradient when it is fed flat vectors? The
+# checker builds one, runs a backward pass and counts.
 
-# %% tags=["solution"]
+# %% tags=["solution", "prediction"]
 total_params = 3 * (128 * 128 + 128)
 useful_params = 128 * 128 + 128  # only the value projection
 
 # %%
 # NBVAL_CHECK_OUTPUT
 checks.check_attention_param_count(total_params, useful_params)
+
+# %% [markdown]
+# **Exercise 3 (experiment).** Make the notes' layer attend by changing one thing: cut each
+# sample's 128 numbers into several tokens, `x.view(B, -1, F)`, and build the layer with F
+# features, `hybrid.LectureSelfAttention(F)`. Pick F, feed a batch, and measure: are the weights
+# still all 1 (`layer.last_weights`)? Does a backward pass reach `layer.query.weight.grad`?
+# Write down your F and, in one sentence, why it now attends.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+F_ = 128  # the notes' setting: one token of 128 features per sample. Change it, run again, compare.
+probe = hybrid.LectureSelfAttention(F_)
+sample = torch.randn(8, 128).view(8, -1, F_)  # (B, tokens, F)
+probe(sample).sum().backward()
+print(f"{sample.shape[1]} token(s) per sample; distinct weights: {probe.last_weights.unique().numel()}; "
+      f"largest |gradient| reaching the query weights: {probe.query.weight.grad.abs().max():.3g}")
+
+# %% tags=["solution"]
+features_per_token = 32
+why_tokens = "four tokens per sample give each query several keys to weigh, so the softmax is no longer a constant 1"
+
+# %%
+# NBVAL_CHECK_OUTPUT
+checks.check_tokens_experiment(features_per_token, why_tokens)
 
 # %% [markdown]
 # ## Summary
