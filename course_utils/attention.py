@@ -55,12 +55,17 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     Returns: out (..., L_q, d_v) and weights (..., L_q, L_k), each row summing to one.
     """
     _check_qkv(q, k, v)
+    weights = attention_weights(q, k, mask)  # (..., L_q, L_k)
+    return weights @ v, weights  # (..., L_q, d_v)
+
+
+def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q kᵀ / √d_k): q (..., L_q, d_k), k (..., L_k, d_k) → weights (..., L_q, L_k), rows summing to one."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., L_q, L_k)
     if mask is not None:
         mask = _check_mask(mask, scores.shape, scores.device)
         scores = scores.masked_fill(~mask, float("-inf"))
-    weights = scores.softmax(dim=-1)  # (..., L_q, L_k)
-    return weights @ v, weights  # (..., L_q, d_v)
+    return scores.softmax(dim=-1)
 
 
 def causal_mask(length: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -112,7 +117,8 @@ class MultiHeadAttention(nn.Module):
         qkv = self.qkv(x).view(b, length, 3, self.num_heads, self.head_dim)  # (B, L, 3, nh, hd)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, nh, L, hd)
         if return_attention:
-            _, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, nh, L, L)
+            _check_qkv(q, k, v)
+            weights = attention_weights(q, k, mask)  # (B, nh, L, L), computed once
             y = F.dropout(weights, self.dropout, self.training) @ v  # (B, nh, L, hd)
         else:
             if mask is not None:

@@ -131,3 +131,23 @@ def test_checkers_diagnose_common_mistakes():
     assert "plain view" in repr(checks.check_split_heads(lambda x, h: x.view(x.shape[0], h, x.shape[1], -1)))
     assert "raised ZeroDivisionError" in repr(checks.check_split_heads(lambda x, h: 1 / 0))
     assert not checks.check_causal_mask(lambda n: torch.ones(n, n, dtype=torch.bool))
+
+
+def test_weights_path_multiplies_by_v_once(monkeypatch):
+    """Asking for the weights must not compute the output twice (it once did: weights @ v, thrown away)."""
+    from course_utils import attention
+
+    mha = attention.MultiHeadAttention(16, 4).eval()
+    x = torch.randn(2, 5, 16)
+    calls = []
+    real = torch.Tensor.__matmul__
+
+    def counting(a, b):
+        calls.append((tuple(a.shape), tuple(b.shape)))
+        return real(a, b)
+
+    monkeypatch.setattr(torch.Tensor, "__matmul__", counting)
+    y, w = mha(x, return_attention=True)
+    monkeypatch.undo()
+    assert len(calls) == 2  # q kᵀ and weights v
+    assert torch.allclose(y, mha(x), atol=1e-6) and w.shape == (2, 4, 5, 5)
