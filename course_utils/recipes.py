@@ -134,6 +134,7 @@ def cnn_teacher(out: Path, epochs: int, minutes: float | None, recipe: dict = TE
                      val_loader=data.make_loader(val_set, 500, device=device), checkpoint=_run_file(out),
                      loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=recipe["label_smoothing"]),
                      extra=run, precision=precision, progress=progress)
+    model.load_state_dict(cnn.stored_state(model))  # the weights as the file stores them (bfloat16)
     test_loader = data.make_loader(test_set, 500, device=device)
     _, plain_acc = train.evaluate(model, test_loader)
     tta_acc = _tta_accuracy(model, test_loader, precision)
