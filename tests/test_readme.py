@@ -172,7 +172,20 @@ def check_mnist(rows):
         check(seconds, r["train_seconds"], where=where)
 
 
+def check_teacher(rows):
+    stored = [r for r in results("distill_cifar10.json")["rows"] if r["kind"] == "teacher"]
+    assert len(stored) == 1, "distill_cifar10.json must hold one teacher row"
+    (row,) = stored
+    for _, params, epochs, minutes, tta, plain in rows:
+        check(params, row["params"], where="teacher")
+        check(epochs, row["epochs"], where="teacher")
+        check(minutes, row["train_seconds"] / 60, where="teacher")
+        check(tta, row["test_acc"], where="teacher")
+        check(plain, row["test_acc_no_tta"], where="teacher")
+
+
 CHECKERS = {
+    "teacher": check_teacher,
     "tokens": check_attention_cost,
     "token map": check_swin_cost,
     "rung": check_ladder,
@@ -183,12 +196,14 @@ CHECKERS = {
 
 def test_every_measured_number_is_its_results_row():
     found = tables(measured_section())
-    assert len(found) == 5, f"expected the 5 tables of Measured results, found {len(found)}"
+    seen = []
     for header, rows in found:
         key = header[0] if header[0] in CHECKERS else "|".join(header[:3])
         assert key in CHECKERS, f"a Measured results table this test does not check: {header}"
         assert rows, f"the table {header} is empty"
         CHECKERS[key](rows)
+        seen.append(key)
+    assert sorted(seen) == sorted(CHECKERS), f"expected one table per checker {sorted(CHECKERS)}, found {seen}"
 
 
 def test_the_timm_comparison_in_the_prose():
@@ -203,6 +218,17 @@ def test_the_timm_comparison_in_the_prose():
     check(ours, rows["course_utils.vit.ViT"]["median_step_ms"], where="vit vs timm")
     check(theirs, rows["timm VisionTransformer"]["median_step_ms"], where="vit vs timm")
     assert int(batch) == stored["batch_size"]
+
+
+def test_the_committed_teacher_in_the_prose():
+    """The teacher file's own record, measured on the bfloat16 weights it stores."""
+    from course_utils import cnn
+
+    _, meta = cnn.load_teacher()
+    text = (ROOT / "README.md").read_text()
+    assert f"{100 * meta['test_acc']:.2f} % with TTA" in text
+    size = (ROOT / "data" / "checkpoints" / "cnn_teacher.pt").stat().st_size
+    assert f"({size / 1e6:.2f} MB)" in text and size < 5e6  # the issue's budget for the teacher file
 
 
 def test_the_pretrained_model_in_the_prose():
