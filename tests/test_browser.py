@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,10 +16,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import CHROMIUM, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "course-browser-test"
 WIDGET_NOTEBOOK = "03_positional_encodings.ipynb"
 
@@ -33,12 +32,6 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)"),
     pytest.mark.skipif(sync_playwright is None, reason="playwright is not installed (pip install playwright)"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -70,23 +63,13 @@ def lab(tmp_path_factory):
                 pytest.fail(f"JupyterLab did not answer on port {port} within 90 s")
             time.sleep(0.5)
     yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"])
-        yield chromium
-        chromium.close()
+    return chromium
 
 
 def open_notebook(browser, base: str, name: str):

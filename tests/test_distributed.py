@@ -3,13 +3,13 @@ process with the same global batch, and a killed 2-process run resumes to the sa
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 import torch
+from conftest import free_port
 
 from course_utils import train
 
@@ -25,17 +25,11 @@ def _env(tmp_path):
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _command(out, processes):
     if processes == 1:
         return [sys.executable, "-m", "course_utils.recipes", *ARGS, "--out", str(out)]
     return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes), "--master-addr",
-            "127.0.0.1", "--master-port", str(_free_port()), "-m", "course_utils.recipes", *ARGS, "--out", str(out)]
+            "127.0.0.1", "--master-port", str(free_port()), "-m", "course_utils.recipes", *ARGS, "--out", str(out)]
 
 
 def _run(out, processes, tmp_path):

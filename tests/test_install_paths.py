@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import free_port, stop_process
 
 from tools import nbbuild
 
@@ -78,12 +78,6 @@ def test_lab_overrides_are_valid_settings():
     assert "tools/jupyterlab-overrides.json $(LAB_SETTINGS)" in makefile  # `make env` installs them
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_jupyterlab_reads_the_overrides(tmp_path):
     """A real `jupyter lab` given the overrides (where `make env` puts them: its app settings dir)
     serves the news and update checks switched off."""
@@ -120,13 +114,7 @@ def test_jupyterlab_reads_the_overrides(tmp_path):
         schema = get("/lab/api/settings/@jupyterlab/apputils-extension:notification")["schema"]["properties"]
         assert schema["fetchNews"]["default"] == "false" and schema["checkForUpdates"]["default"] is False
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_process(proc, log)
 
 
 # ------------------------------------------------------------------ CPU-only torch, Binder

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import free_port, stop_process
 import torch
 
 from course_utils import data, vit
@@ -272,12 +273,6 @@ def test_build_writes_the_kernels_metadata(tmp_path, monkeypatch):
     assert nb["metadata"]["kernelspec"] == kernel_writes("python3")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def jupyter_server(tmp_path):
     """A Jupyter server (as `make lab` starts under JupyterLab) on a free port, rooted in a temp folder."""
@@ -313,13 +308,7 @@ def jupyter_server(tmp_path):
                 time.sleep(0.1)
         yield root, call
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_process(proc, log)
 
 
 def test_opening_and_saving_a_notebook_changes_nothing(jupyter_server):

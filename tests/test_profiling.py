@@ -1,7 +1,6 @@
 import math
 
 import pytest
-import torch
 
 from course_utils import profiling
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import http.server
 import re
-import shutil
 import threading
 import time
 from collections import deque
@@ -22,12 +21,12 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import nbformat
 import pytest
+from conftest import CHROMIUM
 
 from tools import site
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "site"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$`\w])\$[^\s$`][^$`\n]*?\$", re.S)  # $$..$$ or $..$ outside code
 MAX_BUILD_S = 120
@@ -140,15 +139,9 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"])
-        yield chromium
-        chromium.close()
+    return chromium
 
 
 @pytest.fixture(scope="module")
