@@ -393,7 +393,7 @@ fig.tight_layout()
 # `benchmarks/keras_notes_cifar10.py budget` trains the fixed model for 10 minutes of
 # wall-clock time on two CPU cores, on notebook 04's split (45,000 training, 5,000 validation,
 # 10,000 test images; scoring 1,024-token attention costs about 40 ms an image, so the model is
-# scored on a stratified 2,000 of the test images and 500 of the validation images, which puts
+# scored on a stratified 2,000 of the test images and 1,000 of the validation images, which puts
 # about ±1 point of sampling noise on each accuracy), for each seed in the table: the notes' recipe (Keras' Adam defaults, batch 32,
 # x / 255, no augmentation) and the course's (notebook 04's 10-minute recipe: AdamW, warm-up and
 # cosine, crop + flip, label smoothing, bfloat16). The notes validate on the test set; here the
