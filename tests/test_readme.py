@@ -184,7 +184,46 @@ def check_teacher(rows):
         check(plain, row["test_acc_no_tta"], where="teacher")
 
 
+def check_keras_cost(rows):
+    stored = {r["tokens"]: r for r in results("keras_notes_cifar10.json")["rows"]
+              if r["section"] == "cost" and r["blocks"] == 1 and "model" not in r["name"]}
+    for _, tokens, entries, fused, written, memory in rows:
+        row = stored[int(numbers(tokens)[0])]
+        check(entries, row["attention_entries_per_image"], where="Keras notes' cost")
+        check(fused, row["fused_ms_per_image"], where="Keras notes' cost")
+        check(written, row["written_ms_per_image"], where="Keras notes' cost")
+        check(memory, row["written_mb_per_image"], where="Keras notes' cost")
+
+
+def check_keras_budget(rows):
+    stored = [r for r in results("keras_notes_cifar10.json")["rows"]
+              if r["section"] == "budget" and r["minutes"] == 10 and r.get("per_class") is None]
+    for label, params, epochs, accs in rows:
+        name = "notes" if "the notes' recipe" in label else "course"
+        by_seed = sorted((r for r in stored if r["name"] == name), key=lambda r: r["seed"])
+        assert [r["seed"] for r in by_seed] == [0, 1], f"Keras notes' budget: seeds of {name!r}"
+        check(params, by_seed[0]["params"], where="Keras notes' budget")
+        check(epochs, *(r["epochs"] for r in by_seed), where="Keras notes' budget")
+        check(accs, *(r["test_acc"] for r in by_seed), where="Keras notes' budget")
+
+
+def check_processes(rows):
+    stored = results("distributed_cifar10.json")
+    by_count = {r["processes"]: r for r in stored["rows"]}
+    for processes, seconds, losses, acc in rows:
+        row = by_count[int(numbers(processes)[0])]
+        check(seconds, row["seconds_per_epoch"], where="processes")
+        check(losses, *row["train_loss_curve"], where="processes")
+        check(acc, row["test_acc"], where="processes")
+    meta, section = stored["meta"], measured_section()
+    assert f"agree to {meta['largest_relative_loss_gap']:.0e}" in section.replace("\n", " ")
+    assert f"weights to {meta['relative_weight_distance']:.2e}" in section
+
+
 CHECKERS = {
+    "attention over": check_keras_cost,
+    "the Keras notes' model (fixed), 10 minutes": check_keras_budget,
+    "processes": check_processes,
     "teacher": check_teacher,
     "tokens": check_attention_cost,
     "token map": check_swin_cost,
