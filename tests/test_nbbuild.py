@@ -89,3 +89,32 @@ def test_an_up_to_date_notebook_gets_new_cell_metadata_and_keeps_its_outputs(tmp
     assert "".join(nb["cells"][2]["outputs"][0]["text"]) == "42\n"
     written = out.read_bytes()
     assert nbbuild.build_one(src) is None and out.read_bytes() == written  # nothing new: not rewritten
+
+
+def _bar_notebook(visibility, value):
+    """A notebook with one tqdm-like progress bar output and its saved widget state."""
+    import nbformat
+
+    def model(name, **state):
+        return {"model_name": name, "state": state}
+
+    state = {"box": model("HBoxModel", layout="IPY_MODEL_lay", children=["IPY_MODEL_a", "IPY_MODEL_b", "IPY_MODEL_c"]),
+             "lay": model("LayoutModel", visibility=visibility),
+             "a": model("HTMLModel", value="epoch\u20072/9:\u200757%"), "b": model("FloatProgressModel", value=value),
+             "c": model("HTMLModel", value="\u20074/7\u2007[00:01&lt;00:01]")}
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {nbbuild.WIDGET_STATE: {"state": state}}
+    cell = nbformat.v4.new_code_cell("fit(...)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        nbbuild.WIDGET_VIEW: {"model_id": "box"}, "text/plain": "epoch 2/9:   0%|          | 0/7"}),
+        nbformat.v4.new_output("stream", text="epoch 2: loss 1.0\n")]
+    nb.cells = [cell]
+    return nb
+
+
+def test_finished_progress_bars_leave_no_stale_text():
+    nb = _bar_notebook("hidden", 7)  # a leave=False bar that finished: hidden live, so dropped
+    assert nbbuild.drop_hidden_widgets(nb) == 1 and [o.output_type for o in nb.cells[0].outputs] == ["stream"]
+    nb = _bar_notebook(None, 4)  # cut short by a budget: it stays, and its text is where it ended
+    assert nbbuild.drop_hidden_widgets(nb) == 0
+    assert nb.cells[0].outputs[0]["data"]["text/plain"] == "epoch 2/9: 57%  4/7 [00:01<00:01]"

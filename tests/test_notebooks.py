@@ -76,3 +76,12 @@ def test_every_source_is_built():
     built = {p.stem for p in NOTEBOOKS}
     sources = {p.stem for p in (ROOT / "notebooks" / "src").glob("*.py")}
     assert sources == built, f"sources without notebooks: {sources - built}; notebooks without sources: {built - sources}"
+
+
+def test_no_progress_bar_stuck_at_zero(notebook):
+    path, nb = notebook
+    for cell in code_cells(nb):
+        for out in cell.outputs:
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            assert " 0%|" not in text and "| 0/" not in text, \
+                f"{path.name}, cell {cell.execution_count}: a progress bar saved at 0 % ({text[:60]!r})"

@@ -19,6 +19,7 @@ from pyproject.toml, the kernel's metadata, the exercises' lecture metadata, and
 from __future__ import annotations
 
 import argparse
+import html
 import importlib
 import sys
 import tomllib
@@ -189,7 +190,53 @@ def execute(path: Path, timeout: int = 1800) -> None:
     client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # also sets metadata.language_info from the kernel
     nb.metadata["kernelspec"] = kernel_metadata()
+    drop_hidden_widgets(nb)
     nbformat.write(nb, path)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def drop_hidden_widgets(nb) -> int:
+    """Remove outputs whose widget ended hidden (a finished ``leave=False`` progress bar); return how many.
+
+    A progress bar that stays (one a time budget cut short) gets its final state as its text.
+
+    Live, such a bar disappears when its loop ends; saved, its output keeps the text it was
+    created with ("epoch 1/16: 0%|"), which every viewer without the widget (GitHub, the website,
+    nbval) would show as a bar stuck at 0 %.
+    """
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+
+    def hidden(model_id: str) -> bool:
+        layout = state.get(model_id, {}).get("state", {}).get("layout", "")
+        layout_state = state.get(layout.removeprefix("IPY_MODEL_"), {}).get("state", {})
+        return layout_state.get("visibility") == "hidden" or layout_state.get("display") == "none"
+
+    def final_text(model_id: str) -> str | None:
+        """A progress bar's last state as text (tqdm's HBox: HTML, FloatProgress, HTML), else None."""
+        children = [state.get(c.removeprefix("IPY_MODEL_"), {}) for c in
+                    state.get(model_id, {}).get("state", {}).get("children", [])]
+        names = [c.get("model_name") for c in children]
+        if names != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+            return None
+        text = f"{children[0]['state']['value']} {children[2]['state']['value']}".replace("\u2007", " ")
+        return html.unescape(text).strip()
+
+    dropped = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = [o for o in cell.get("outputs", []) if not (WIDGET_VIEW in o.get("data", {})
+                                                           and hidden(o["data"][WIDGET_VIEW]["model_id"]))]
+        dropped += len(cell.get("outputs", [])) - len(kept)
+        for output in kept:  # a bar left visible (cut short): its text shows where it ended, not where it began
+            text = final_text(output["data"][WIDGET_VIEW]["model_id"]) if WIDGET_VIEW in output.get("data", {}) else None
+            if text is not None:
+                output["data"]["text/plain"] = text
+        cell["outputs"] = kept
+    return dropped
 
 
 def main(argv=None) -> int:
