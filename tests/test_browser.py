@@ -74,7 +74,8 @@ def browser(chromium):
 
 def open_notebook(browser, base: str, name: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}", wait_until="domcontentloaded")
+    # ?reset: a fresh workspace, so notebooks opened by earlier tests are not restored beside this one
+    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}&reset", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
     return page
 
