@@ -1,6 +1,7 @@
 """Named training recipes and their command line: ``python -m course_utils.recipes NAME ...``.
 
-``vit-cifar10`` trains the course's ViT on CIFAR-10 and keeps two files:
+``vit-cifar10`` trains the course's ViT on CIFAR-10, ``cnn-teacher`` the CNN that teaches a distilled
+ViT (:mod:`course_utils.distill`). Each keeps two files:
 - ``OUT.run.pt``: the full training state (model, optimizer, scheduler, random states, the
   position inside an unfinished epoch, history), saved after every epoch and when ``--minutes``
   stops the run; running the same command again resumes exactly where it stopped;
@@ -137,7 +138,7 @@ def cnn_teacher(out: Path, epochs: int, minutes: float | None, recipe: dict = TE
     model.load_state_dict(cnn.stored_state(model))  # the weights as the file stores them (bfloat16)
     test_loader = data.make_loader(test_set, 500, device=device)
     _, plain_acc = train.evaluate(model, test_loader)
-    tta_acc = _tta_accuracy(model, test_loader, precision)
+    tta_acc = _tta_accuracy(model, test_loader, precision, device)
     meta = _meta(model, hist, epochs, recipe, full, per_class, device, precision,
                  test_acc=tta_acc, test_acc_no_tta=plain_acc, params=vit.count_parameters(model))
     if distributed.is_main():
@@ -148,17 +149,16 @@ def cnn_teacher(out: Path, epochs: int, minutes: float | None, recipe: dict = TE
 
 
 @torch.no_grad()
-def _tta_accuracy(model: cnn.FastCNN, loader, precision: str) -> float:
+def _tta_accuracy(model: cnn.FastCNN, loader, precision: str, device: torch.device | str = "cpu") -> float:
     """Test accuracy with each image's logits averaged with its mirror image's."""
     model.eval()
     correct = count = 0
-    autocast = torch.autocast("cpu" if not torch.cuda.is_available() else "cuda", dtype=torch.bfloat16,
-                              enabled=precision == "bf16")
+    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
     for images, targets in loader:
         with autocast:
             correct += (model.predict_tta(images).argmax(-1) == targets).sum().item()
         count += len(targets)
-    correct, count = distributed.all_reduce_sum([correct, count])
+    correct, count = distributed.all_reduce_sum([correct, count], device)
     return correct / count
 
 
