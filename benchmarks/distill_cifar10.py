@@ -38,8 +38,9 @@ def splits():
     return train_set, val_set, data.load_cifar10("test")
 
 
-def student(kind: str, minutes: float, seed: int, teacher_path: Path, tau: float, alpha: float) -> dict:
-    """Train one student for ``minutes``; its result row."""
+def student(kind: str, minutes: float, seed: int, teacher_path: Path, tau: float, alpha: float,
+            save: Path | None = None) -> dict:
+    """Train one student for ``minutes``; its result row. ``save``: write its weights there (bfloat16)."""
     train_set, val_set, test_set = splits()
     config.seed_everything(seed)
     if kind == "scratch":
@@ -60,6 +61,9 @@ def student(kind: str, minutes: float, seed: int, teacher_path: Path, tau: float
                      progress=False)
     test_loader = data.make_loader(test_set, 500)
     _, test_acc = train.evaluate(model, test_loader)
+    if save is not None:  # score the weights the file holds, as the teacher's file does
+        model.load_state_dict(cnn.stored_state(model))
+        _, stored_acc = train.evaluate(model, test_loader)
     row = {"kind": kind, "minutes": minutes, "seed": seed, "params": vit.count_parameters(model),
            "epochs": round(hist.epochs_run, 2), "train_seconds": round(hist.total_seconds, 1),
            "val_acc": round(100 * hist.val_acc[-1], 2), "test_acc": round(100 * test_acc, 2),
@@ -69,6 +73,10 @@ def student(kind: str, minutes: float, seed: int, teacher_path: Path, tau: float
         row.update(tau=tau, alpha=alpha, teacher_test_acc=round(100 * teacher_meta["test_acc"], 2),
                    **{f"agree_{k}" if not k.startswith("acc") else k: round(100 * v, 2) for k, v in stats.items()
                       if isinstance(v, float)})
+    if save is not None:
+        row["saved"], row["saved_test_acc"] = str(save), round(100 * stored_acc, 2)
+        distill.save_student(model, save, {k: v for k, v in row.items() if k != "val_curve"}
+                             | {"val_curve": row["val_curve"], "test_acc": stored_acc})
     return row
 
 
@@ -105,13 +113,15 @@ def main() -> None:
     parser.add_argument("--tau", type=float, default=3.0)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--save", type=Path, default=None,
+                        help="write the student's weights here (bfloat16, with a .sha256), e.g. data/runs/students/hard_s0.pt")
     args = parser.parse_args()
     if args.minutes <= 0:
         parser.error(f"--minutes {args.minutes} must be positive")
     if args.what == "teacher":
         row = teacher(args.epochs, args.teacher)
     else:
-        row = student(args.kind, args.minutes, args.seed, args.teacher, args.tau, args.alpha)
+        row = student(args.kind, args.minutes, args.seed, args.teacher, args.tau, args.alpha, args.save)
     save_row(args.out, row)
     print(json.dumps({k: v for k, v in row.items() if k not in ("recipe", "val_curve")}))
 

@@ -164,3 +164,28 @@ def head_agreement(student: DistilledViT, teacher: nn.Module, loader, device: to
             "acc_cls": rate(p["cls"], p["targets"]), "acc_dist": rate(p["dist"], p["targets"]),
             "acc_student": rate(p["student"], p["targets"]), "acc_teacher": rate(p["teacher"], p["targets"]),
             "pred_student": p["student"], "pred_teacher": p["teacher"], "targets": p["targets"]}
+
+
+def save_student(model: nn.Module, path, meta: dict) -> None:
+    """Write a trained student (a :class:`DistilledViT` or a plain ViT) in bfloat16, with its checksum.
+
+    Measure ``meta``'s accuracy on the stored weights (``model.load_state_dict(stored_state(model))``).
+    """
+    from .checkpoints import save_pretrained_state
+    from .cnn import stored_state
+
+    config = {**asdict(model.config), "distilled": isinstance(model, DistilledViT)}
+    save_pretrained_state(path, stored_state(model), config, meta)
+
+
+def load_student(path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """A student written by :func:`save_student`, in float32 and eval mode, and its metadata."""
+    from .checkpoints import load_pretrained_state
+
+    state = load_pretrained_state(path, map_location, what="ViT student",
+                                  how="train one with `python benchmarks/distill_cifar10.py student --save PATH`")
+    cfg = dict(state["config"])
+    distilled = cfg.pop("distilled")
+    model = DistilledViT(**cfg) if distilled else ViT.from_config(cfg)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
+    return model.eval(), state["meta"]
