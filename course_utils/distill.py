@@ -31,14 +31,13 @@ KINDS = ("none", "soft", "hard")
 class DistilledViT(nn.Module):
     """DeiT's student: the course ViT with a second, distillation token and its own head.
 
-    Takes the same arguments as :class:`course_utils.vit.ViT` (``pool`` must be "cls").
+    Takes the same arguments as :class:`course_utils.vit.ViT` (with ``pool`` "mean" or "seq" the class
+    head reads the patch tokens only, never the distillation token).
     forward: images (B, C, H, W) → logits (B, K), the mean of the two heads' logits.
     """
 
     def __init__(self, **vit_args):
         super().__init__()
-        if vit_args.get("pool", "cls") != "cls":
-            raise ValueError(f"pool {vit_args['pool']!r}: a distilled ViT reads its two tokens, so pool must be 'cls'")
         self.vit = ViT(**vit_args)  # patch embedding, CLS token, positions, encoder, class head
         self.config: ViTConfig = self.vit.config
         dim, classes = self.config.embed_dim, self.config.num_classes
@@ -56,7 +55,7 @@ class DistilledViT(nn.Module):
     def heads(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(class logits, distillation logits), each (B, K)."""
         x = self.vit.encoder(self.tokens(images))  # (B, 2 + N, D), normalised
-        return self.vit.head(x[:, 0]), self.head_dist(x[:, 1])
+        return self.vit.head(self.vit.pool(x, first_patch=2)), self.head_dist(x[:, 1])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         cls, dist = self.heads(images)

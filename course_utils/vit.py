@@ -1,11 +1,14 @@
 """A Vision Transformer built from the course's own parts (Dosovitskiy et al., 2021).
 
     images (B, C, H, W) → patch tokens (B, N, D) → [CLS] + tokens + positions (B, 1+N, D)
-    → depth × pre-norm encoder block → LayerNorm → pool (CLS or mean) → Linear → logits (B, K)
+    → depth × pre-norm encoder block → LayerNorm → pool (CLS, mean or SeqPool) → Linear → logits (B, K)
 
 Each block is two residual lines (nanoGPT's shape):
     x = x + attention(norm1(x))
     x = x + mlp(norm2(x))
+
+Switches from the small-dataset literature (course_utils.small_data), off by default: ``spt``
+(shifted patches in), ``lsa`` (locality self-attention in every block), ``pool="seq"``.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from torch import nn
 from .attention import MultiHeadAttention
 from .patches import PatchEmbedding, check_divisible, check_images, check_positive
 from .positional import sinusoidal_1d, sinusoidal_2d
+from .small_data import LocalitySelfAttention, SeqPool, ShiftedPatches
 
 POS_EMBEDDINGS = ("learned", "sincos2d")
-POOLS = ("cls", "mean")
+POOLS = ("cls", "mean", "seq")
 STEMS = ("patch", "conv")
 
 
@@ -70,9 +74,10 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer encoder block: (B, L, D) → (B, L, D), optionally with its attention weights."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_dim: int, dropout: float = 0.0):
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int, dropout: float = 0.0, lsa: bool = False):
         super().__init__()
-        self.norm1, self.attn = nn.LayerNorm(dim), MultiHeadAttention(dim, num_heads)
+        attention = LocalitySelfAttention if lsa else MultiHeadAttention
+        self.norm1, self.attn = nn.LayerNorm(dim), attention(dim, num_heads)
         self.norm2, self.mlp = nn.LayerNorm(dim), MLP(dim, mlp_dim, dropout)
         self.drop = nn.Dropout(dropout)
 
@@ -89,10 +94,10 @@ class Block(nn.Module):
 class Encoder(nn.Module):
     """``depth`` blocks and a final LayerNorm: (B, L, D) → (B, L, D)."""
 
-    def __init__(self, dim: int, depth: int, num_heads: int, mlp_dim: int, dropout: float = 0.0):
+    def __init__(self, dim: int, depth: int, num_heads: int, mlp_dim: int, dropout: float = 0.0, lsa: bool = False):
         super().__init__()
         check_positive("depth", depth)
-        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_dim, dropout) for _ in range(depth))
+        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_dim, dropout, lsa) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,6 +130,8 @@ class ViTConfig:
     pos_embedding: str = "learned"
     pool: str = "cls"
     stem: str = "patch"
+    spt: bool = False  # shifted patch tokenization (small_data.ShiftedPatches, half a patch)
+    lsa: bool = False  # locality self-attention in every block
 
 
 class ViT(nn.Module):
@@ -132,7 +139,8 @@ class ViT(nn.Module):
 
     def __init__(self, image_size: int = 32, patch_size: int = 4, in_channels: int = 3, num_classes: int = 10,
                  embed_dim: int = 192, depth: int = 6, num_heads: int = 3, mlp_dim: int = 384, dropout: float = 0.0,
-                 pos_embedding: str = "learned", pool: str = "cls", stem: str = "patch"):
+                 pos_embedding: str = "learned", pool: str = "cls", stem: str = "patch", spt: bool = False,
+                 lsa: bool = False):
         super().__init__()
         if stem not in STEMS:
             raise ValueError(f"stem {stem!r} is not one of {STEMS}")
@@ -146,11 +154,14 @@ class ViT(nn.Module):
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
         self.config = ViTConfig(image_size, patch_size, in_channels, num_classes, embed_dim, depth, num_heads,
-                                mlp_dim, dropout, pos_embedding, pool, stem)
+                                mlp_dim, dropout, pos_embedding, pool, stem, bool(spt), bool(lsa))
+        # SPT: the image and 4 copies shifted by half a patch, stacked on the channels
+        self.shifted = ShiftedPatches(max(1, patch_size // 2)) if spt else nn.Identity()
+        stem_channels = in_channels * (5 if spt else 1)
         if stem == "patch":  # a pure ViT: one linear map per patch (checks divisibility)
-            self.patch_embed = PatchEmbedding(image_size, patch_size, in_channels, embed_dim)
+            self.patch_embed = PatchEmbedding(image_size, patch_size, stem_channels, embed_dim)
         else:
-            self.patch_embed = ConvStem(image_size, patch_size, in_channels, embed_dim)
+            self.patch_embed = ConvStem(image_size, patch_size, stem_channels, embed_dim)
         n_h, n_w = self.patch_embed.grid
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         if pos_embedding == "learned":
@@ -158,7 +169,8 @@ class ViT(nn.Module):
         else:  # fixed, so a buffer: saved with the model, moved with .to(), never trained
             self.register_buffer("pos_embed", sinusoidal_2d(n_h, n_w, embed_dim).unsqueeze(0))
         self.drop = nn.Dropout(dropout)
-        self.encoder = Encoder(embed_dim, depth, num_heads, mlp_dim, dropout)
+        self.encoder = Encoder(embed_dim, depth, num_heads, mlp_dim, dropout, lsa)
+        self.seq_pool = SeqPool(embed_dim) if pool == "seq" else None
         self.head = nn.Linear(embed_dim, num_classes)
         self.apply(_init_weights)
 
@@ -170,14 +182,20 @@ class ViT(nn.Module):
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) → the encoder's input (B, 1 + N, D): CLS, then patches with positions."""
         check_images(images, self.config.in_channels, self.config.image_size, "the ViT")
-        x = self.patch_embed(images) + self.pos_embed  # (B, N, D)
+        x = self.patch_embed(self.shifted(images)) + self.pos_embed  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
         return self.drop(torch.cat([cls, x], dim=1))  # (B, 1 + N, D)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.encoder(self.tokens(images))  # (B, 1 + N, D)
-        pooled = x[:, 0] if self.config.pool == "cls" else x[:, 1:].mean(dim=1)  # (B, D)
-        return self.head(pooled)  # (B, num_classes)
+        return self.head(self.pool(x, first_patch=1))  # (B, num_classes)
+
+    def pool(self, x: torch.Tensor, first_patch: int) -> torch.Tensor:
+        """The encoder's output (B, L, D) → what the class head reads (B, D); patches start at ``first_patch``."""
+        if self.config.pool == "cls":
+            return x[:, 0]
+        patches = x[:, first_patch:]  # (B, N, D)
+        return patches.mean(dim=1) if self.config.pool == "mean" else self.seq_pool(patches)
 
     @torch.no_grad()
     def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:

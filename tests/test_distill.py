@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils import cnn, distill, train
+from course_utils import cnn, distill, train, vit
 from course_utils.config import seed_everything
 
 TINY = dict(image_size=16, patch_size=4, embed_dim=32, depth=2, num_heads=2, mlp_dim=64)
@@ -19,8 +19,8 @@ def test_student_has_two_tokens_and_two_heads():
     assert torch.allclose(student(x), 0.5 * (cls + dist))
     maps = student.attention_maps(x)
     assert len(maps) == 2 and maps[0].shape == (3, 2, 18, 18)
-    with pytest.raises(ValueError, match="pool must be 'cls'"):
-        distill.DistilledViT(**TINY, pool="mean")
+    with pytest.raises(ValueError, match="pool 'max' is not one of"):
+        distill.DistilledViT(**TINY, pool="max")
 
 
 def test_distiller_keeps_the_teacher_frozen_and_in_eval_mode():
@@ -116,3 +116,18 @@ def test_fast_cnn_shapes_whitening_and_tta():
         cnn.FastCNN(widths=(8, 16))
     with pytest.raises(ValueError, match=r"expects images \(B, 3, H, W\)"):
         model(torch.randn(3, 32, 32))
+
+
+@pytest.mark.parametrize("distilled", [True, False])
+def test_a_saved_student_loads_as_the_same_model_in_bfloat16(tmp_path, distilled):
+    seed_everything(0)
+    model = distill.DistilledViT(**TINY, lsa=True) if distilled else vit.ViT(**TINY, pool="seq")
+    path = tmp_path / "student.pt"
+    distill.save_student(model, path, {"test_acc": 0.5})
+    loaded, meta = distill.load_student(path)
+    assert type(loaded) is type(model) and meta["test_acc"] == 0.5 and not loaded.training
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert b.dtype == a.dtype and torch.equal(b, a.to(torch.bfloat16).to(a.dtype)), name
+    path.write_bytes(path.read_bytes()[:-10])  # damaged: the checksum says so
+    with pytest.raises(ValueError, match="damaged"):
+        distill.load_student(path)
