@@ -643,8 +643,8 @@ def check_similarity_prediction(offset_20, offset_200) -> Verdict:
     return Verdict(name, True, f"20 apart: {_off(predicted[0], measured[0])}; 200 apart: "
                                f"{_off(predicted[1], measured[1])}. The similarity is the mean of cos(ω_i·k) over the "
                                "32 frequencies: the fast channels decorrelate within a few positions, but the slow "
-                               "ones (wavelengths up to 2π·10000) have hardly turned, so distant positions stay "
-                               f"clearly similar{note}")
+                               "ones (the slowest has a wavelength of 2π·10000^(62/64) ≈ 2π·7,500 ≈ 47,000 positions) "
+                               f"have hardly turned, so distant positions stay clearly similar{note}")
 
 
 @_checker("experiment")
@@ -665,9 +665,12 @@ def check_dimension_experiment(dim, why) -> Verdict:
     if below >= 0.95:
         return Verdict(name, False, f"D = {dim} works ({here:.4f}), but D = {dim - 2} already gives {below:.4f}: "
                                     "find the smallest")
-    return Verdict(name, True, f"measured: D = {dim} gives {here:.4f}, D = {dim - 2} {below:.4f}. Each extra pair of "
-                               "channels adds a slower wave that barely turns between neighbours, so the mean cosine "
-                               "creeps towards 1: wide encodings make neighbours look alike")
+    wide = _neighbour_similarity(512)
+    return Verdict(name, True, f"measured: D = {dim} gives {here:.4f}, D = {dim - 2} {below:.4f}. The similarity of "
+                               "neighbours is the mean of cos(ω_i) over the D/2 frequencies, and whatever D is they run "
+                               "from 1 down to nearly 1/10000: a wider table samples that same range more densely, so "
+                               "the few fast pairs that decorrelate neighbours make up a smaller share of the mean. It "
+                               f"does not approach 1: it levels off near 0.974 (D = 512 gives {wide:.4f})")
 
 
 # --------------------------------------------------------------------------------- 04 ViT
@@ -963,3 +966,110 @@ def check_tokens_experiment(features_per_token, why) -> Verdict:
     return Verdict(name, True, f"measured: {tokens} tokens of {f} features; weights from {float(weights.min()):.2f} "
                                f"to {float(weights.max()):.2f} (not all 1), the query weights get a gradient (largest "
                                f"{grad:.2g}): with several tokens there is something to choose between")
+
+
+# --------------------------------------------------------------------------------- 07 distillation
+
+_TEMPERATURE_LOGITS = (6.0, 3.0, 1.0, 0.0, 0.0, -1.0, -1.0, -2.0, -2.0, -3.0)
+"""The teacher's logits in exercise 1 of notebook 07 (ten classes)."""
+
+
+@_checker("predict")
+def check_temperature_prediction(top_probability) -> Verdict:
+    """Predicted top probability of softmax(z / 3) for notebook 07's logits z (softmax(z) puts 0.94 on the top class)."""
+    name = "temperature prediction"
+    p, bad = _prediction(name, top_probability, "a probability, 0 to 1", 0.0, 1.0)
+    if bad is not None:
+        return bad
+    z = torch.tensor(_TEMPERATURE_LOGITS, dtype=torch.float64)
+    at = {tau: float((z / tau).softmax(0).max()) for tau in (1, 3, 10)}
+    note = _first("check_temperature_prediction", (p,))
+    return Verdict(name, True, f"{_off(p, at[3])}. Top probability at τ = 1: {at[1]:.3f}, τ = 3: {at[3]:.3f}, "
+                               f"τ = 10: {at[10]:.3f} (uniform: 0.1). Dividing by τ shrinks every gap between "
+                               "logits, so the runners-up (the teacher's 'dark knowledge') become visible to the "
+                               f"student{note}")
+
+
+def _soft_loss(student: torch.Tensor, teacher: torch.Tensor, tau: float) -> torch.Tensor:
+    """τ² · KL(softmax(teacher/τ) ‖ softmax(student/τ)), averaged over the batch."""
+    import torch.nn.functional as F
+
+    return tau * tau * F.kl_div(F.log_softmax(student / tau, -1), F.log_softmax(teacher / tau, -1),
+                                reduction="batchmean", log_target=True)
+
+
+@_checker("implement")
+def check_soft_distillation_loss(fn: Callable) -> Verdict:
+    """fn(student_logits (B, K), teacher_logits (B, K), tau) → the soft distillation loss, a scalar."""
+    import torch.nn.functional as F
+
+    name = "soft distillation loss"
+    g = torch.Generator().manual_seed(7)
+    s, t, tau = torch.randn(5, 10, generator=g) * 2, torch.randn(5, 10, generator=g) * 3, 2.5
+    got, failed = _call_checked(name, fn, (s, t, tau), (), "the loss as a scalar tensor (shape ())")
+    if failed is not None:
+        return failed
+    want = _soft_loss(s, t, tau)
+    if _close(got, want, atol=1e-5):
+        other, failed = _call_checked(name, fn, (t, s, 1.0), (), "the loss as a scalar tensor (shape ())")
+        if failed is None and _close(other, _soft_loss(t, s, 1.0), atol=1e-5):
+            return Verdict(name, True, f"correct: τ²·KL(teacher ‖ student) at temperature τ, averaged over the batch "
+                                       f"({float(got):.4f} here)")
+        return Verdict(name, False, "right for τ = 2.5 but not for τ = 1: use the tau you are given, not a constant")
+    kl = want / tau**2
+    mistakes = [
+        (kl, "this is the KL without the factor τ²: its gradients shrink like 1/τ², so the teacher would fall "
+             "silent at high temperature"),
+        (tau**2 * F.kl_div(F.log_softmax(t / tau, -1), F.log_softmax(s / tau, -1), reduction="batchmean",
+                           log_target=True), "the KL is the wrong way round: the teacher's distribution is the "
+                                             "target, KL(teacher ‖ student)"),
+        (want / s.shape[-1], "averaged over every entry (reduction='mean') instead of over the batch "
+                             "('batchmean'): the loss is K times too small"),
+        (tau**2 * F.kl_div(F.log_softmax(s, -1), F.log_softmax(t / tau, -1), reduction="batchmean", log_target=True),
+         "the student's logits must be divided by τ too"),
+        (tau**2 * F.kl_div(F.log_softmax(s / tau, -1), F.log_softmax(t, -1), reduction="batchmean", log_target=True),
+         "the teacher's logits must be divided by τ too"),
+    ]
+    for wrong, message in mistakes:
+        if _close(got, wrong, atol=1e-5):
+            return Verdict(name, False, message)
+    return Verdict(name, False, f"expected {float(want):.4f}, got {float(got):.4f}: softmax both sets of logits at "
+                                "temperature τ, take KL(teacher ‖ student) summed over classes, average over the "
+                                "batch, multiply by τ²")
+
+
+def _soft_gradient_norm(tau: float, scaled: bool) -> float:
+    """Norm of d(loss)/d(student logits) for a fixed pair of logit batches, with or without the factor τ²."""
+    g = torch.Generator().manual_seed(11)
+    s = (torch.randn(8, 10, generator=g) * 2).requires_grad_(True)
+    t = torch.randn(8, 10, generator=g) * 2
+    loss = _soft_loss(s, t, tau) / (1 if scaled else tau * tau)
+    loss.backward()
+    return float(s.grad.norm())
+
+
+@_checker("experiment")
+def check_tau_squared_experiment(ratio, why) -> Verdict:
+    """Gradient norm of the soft loss *without* τ² at τ = 1 divided by the same at τ = 4 (fixed logits)."""
+    name = "tau squared experiment"
+    if _missing(ratio):
+        return Verdict(name, False, "not done yet: write the ratio you measured (in place of ...) and why")
+    r, bad = _prediction(name, ratio, "a ratio of two gradient norms, a positive number", 0.0)
+    if bad is not None:
+        return bad
+    bad = _sentence(name, why)
+    if bad is not None:
+        return bad
+    measured = _soft_gradient_norm(1.0, False) / _soft_gradient_norm(4.0, False)
+    with_factor = _soft_gradient_norm(1.0, True) / _soft_gradient_norm(4.0, True)
+    if abs(r - measured) > 0.1 * measured:
+        if abs(r - with_factor) <= 0.1 * with_factor:
+            return Verdict(name, False, f"{r:.3g} is the ratio WITH the factor τ²; measure the loss without it "
+                                        "(divide the course's soft loss by τ²)")
+        return Verdict(name, False, f"you wrote {r:.3g} but the checker measures {measured:.3g}: use the cell's "
+                                    "logits, τ = 1 and τ = 4, and the norm of the gradient with respect to the "
+                                    "student's logits")
+    return Verdict(name, True, f"measured: without τ² the gradient is {measured:.1f}× weaker at τ = 4 than at τ = 1 "
+                               f"(τ² = 16); with it, the ratio is {with_factor:.2f}. Softening by τ scales the "
+                               "gradient by about 1/τ², so the factor τ² keeps the teacher's voice as loud at any "
+                               "temperature (Hinton et al., 2015)")

@@ -177,11 +177,14 @@ def save_student(model: nn.Module, path, meta: dict) -> None:
     save_pretrained_state(path, stored_state(model), config, meta)
 
 
-def load_student(path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """A student written by :func:`save_student`, in float32 and eval mode, and its metadata."""
+def load_student(path, map_location: str | torch.device = "cpu", url: str | None = None) -> tuple[nn.Module, dict]:
+    """A student written by :func:`save_student`, in float32 and eval mode, and its metadata.
+
+    ``url``: where to fetch the file when it is missing (Colab); kept only if it verifies.
+    """
     from .checkpoints import load_pretrained_state
 
-    state = load_pretrained_state(path, map_location, what="ViT student",
+    state = load_pretrained_state(path, map_location, url, what="ViT student",
                                   how="train one with `python benchmarks/distill_cifar10.py student --save PATH`")
     cfg = dict(state["config"])
     distilled = cfg.pop("distilled")

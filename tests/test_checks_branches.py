@@ -109,6 +109,19 @@ def relative(transposed=False, shift=True, rows=None):
 VIT4 = 1_806_346  # ViT(32, patch 4, 192 wide, 6 blocks, MLP 384)
 D, H = 192, 384
 
+def soft_loss(squared=True, swap=False, per_entry=False, student_tau=True, teacher_tau=True):
+    """A soft distillation loss, right or with one classic mistake."""
+    def loss(s, t, tau):
+        if swap:
+            s, t = t, s
+        log_s = (s / tau if student_tau else s).log_softmax(-1)
+        log_t = (t / tau if teacher_tau else t).log_softmax(-1)
+        kl = log_t.exp() * (log_t - log_s)
+        kl = kl.mean() if per_entry else kl.sum(-1).mean()
+        return kl * (tau**2 if squared else 1)
+    return loss
+
+
 CASES = [
     # helpers shared by every function checker
     (checks.check_attention_scores, (42,), False, "expected your function"),
@@ -254,6 +267,25 @@ CASES = [
     (checks.check_tokens_experiment, (100, "four tokens give each query keys to weigh"), False, "must divide"),
     (checks.check_tokens_experiment, (32, None), False, "not done yet: explain"),
     (checks.check_tokens_experiment, (128, "still a single token per sample"), False, "still ONE token"),
+    # 07 distillation
+    (checks.check_temperature_prediction, (0.5,), True, "measured 0.452"),
+    (checks.check_temperature_prediction, (None,), False, "write your prediction first"),
+    (checks.check_temperature_prediction, (1.5,), False, "cannot be right"),
+    (checks.check_soft_distillation_loss, (soft_loss(),), True, "correct"),
+    (checks.check_soft_distillation_loss, (soft_loss(squared=False),), False, "without the factor τ²"),
+    (checks.check_soft_distillation_loss, (soft_loss(swap=True),), False, "wrong way round"),
+    (checks.check_soft_distillation_loss, (soft_loss(per_entry=True),), False, "reduction='mean'"),
+    (checks.check_soft_distillation_loss, (soft_loss(student_tau=False),), False, "student's logits"),
+    (checks.check_soft_distillation_loss, (soft_loss(teacher_tau=False),), False, "teacher's logits"),
+    (checks.check_soft_distillation_loss, (lambda s, t, tau: soft_loss()(s, t, 2.5),), False, "not for τ = 1"),
+    (checks.check_soft_distillation_loss, (lambda s, t, tau: (s - t).square().mean(),), False, "expected"),
+    (checks.check_tau_squared_experiment, (14.19, "softening shrinks the gradient by tau squared"), True, "14.2×"),
+    (checks.check_tau_squared_experiment, (0.887, "softening shrinks the gradient by tau squared"), False,
+     "WITH the factor"),
+    (checks.check_tau_squared_experiment, (4.0, "softening shrinks the gradient by tau squared"), False,
+     "the checker measures"),
+    (checks.check_tau_squared_experiment, (..., None), False, "not done yet"),
+    (checks.check_tau_squared_experiment, (14.19, "short"), False, "a few words"),
 ]
 
 

@@ -36,6 +36,8 @@ RIGHT = {
     "check_window_reverse": swin.window_reverse,
     "check_relative_index": swin.relative_position_index,
     "check_conv_attention": conv_attention,
+    "check_soft_distillation_loss": lambda s, t, tau: tau**2 * (
+        (t / tau).softmax(-1) * ((t / tau).log_softmax(-1) - (s / tau).log_softmax(-1))).sum(-1).mean(),
 }
 # every "predict" and "experiment" checker with an answer that passes
 ANSWER = {
@@ -52,6 +54,8 @@ ANSWER = {
     "check_window_cost_prediction": (14.0,),
     "check_attention_param_count": (3 * (128 * 128 + 128), 128 * 128 + 128),
     "check_tokens_experiment": (32, "several tokens give the softmax a choice"),
+    "check_temperature_prediction": (0.45,),
+    "check_tau_squared_experiment": (14.19, "softening shrinks the gradient by one over tau squared"),
 }
 IMPLEMENT = sorted(RIGHT)
 FLOAT_OUT = [n for n in IMPLEMENT if n not in ("check_causal_mask", "check_padding_mask", "check_relative_index")]

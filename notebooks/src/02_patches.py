@@ -520,6 +520,68 @@ fig.tight_layout()
 # rather than suggested. Adding a position vector per grid cell breaks the symmetry; which
 # vectors work best is notebook 03's subject.
 #
+# ### What the CLS output carries: before and after training
+#
+# The ViT lecture says "similar class images end up with similar CLS embeddings only after
+# training". The class token starts as the same vector for every image, and attention fills it
+# with the image's content. Is that content organised by class before training? Measure it on 1,000 test
+# images: the course's pretrained ViT (notebook 04 trains it) against the same architecture
+# with fresh random weights. For each model, take the CLS outputs, and ask
+# - how much more alike two images of the same class are than two of different classes (mean
+#   cosine similarity within classes minus between classes);
+# - how often an image's nearest class centre (the mean CLS output of each class over the
+#   first 500 images) names its class, on the other 500 (chance: 10 %).
+
+# %%
+pretrained, _ = vit.load_pretrained(url=f"{{REPO_URL}}/raw/main/data/checkpoints/vit_cifar10.pt")
+torch.manual_seed(0)
+untrained = vit.ViT.from_config(pretrained.config).eval()  # the same architecture, fresh weights
+probe = cifar.subset(data.stratified_indices(cifar.targets, config.pick(100, 10)))  # 1,000 images, 100 per class
+x_probe = data.normalize(probe.images, data.CIFAR10_MEAN, data.CIFAR10_STD)
+
+
+@torch.no_grad()
+def cls_embeddings(model):
+    """The encoder's output at the class token, (N, D), what the classifier head reads."""
+    return torch.cat([model.encoder(model.tokens(xb))[:, 0] for xb in x_probe.split(250)])
+
+
+def separation(emb, labels):
+    """(within-class minus between-class mean cosine similarity, nearest-centre accuracy on the second half)."""
+    unit = torch.nn.functional.normalize(emb, dim=1)
+    sim = unit @ unit.T
+    same = labels[:, None] == labels[None, :]
+    off_diagonal = ~torch.eye(len(labels), dtype=torch.bool)
+    gap = sim[same & off_diagonal].mean() - sim[~same].mean()
+    half = len(labels) // 2
+    first, second = torch.arange(half), torch.arange(half, len(labels))
+    centres = torch.stack([unit[first][labels[first] == k].mean(0) for k in range(10)])  # (10, D)
+    nearest = (unit[second] @ torch.nn.functional.normalize(centres, dim=1).T).argmax(1)
+    return gap.item(), 100 * (nearest == labels[second]).float().mean().item()
+
+
+order = torch.randperm(len(probe), generator=torch.Generator().manual_seed(0))  # mix the classes into both halves
+labels = probe.targets[order]
+stats_cls = {name: separation(cls_embeddings(model)[order], labels)
+             for name, model in (("untrained", untrained), ("trained", pretrained))}
+for name, (gap, acc) in stats_cls.items():
+    print(f"{name:9s}: same-class minus other-class similarity {gap:+.3f}; nearest class centre right on {acc:.1f} %")
+
+# %%
+(gap_u, acc_u), (gap_t, acc_t) = stats_cls["untrained"], stats_cls["trained"]
+claim(gap_t > 3 * gap_u, "training makes the CLS outputs of one class {ratio:.1f}× more alike, relative to other "
+      "classes, than before ({gap_t:.3f} against {gap_u:.3f})", ratio=gap_t / gap_u, gap_t=gap_t, gap_u=gap_u)
+claim(acc_t > acc_u + 30, "the nearest class centre names the class {acc_t:.1f} % of the time after training, "
+      "{acc_u:.1f} % before", acc_t=acc_t, acc_u=acc_u)
+claim(acc_u > 15, "but the untrained CLS output is not empty: {acc_u:.1f} % is well above chance (10 %)", acc_u=acc_u)
+
+# %% [markdown]
+# The notes' sentence is half right. Training is what gathers each class around its own centre,
+# which is what the linear head needs. But "only after training" is too strong: even random
+# weights mix the image's colours and textures into the class token, and that alone names the
+# class more often than chance. What an untrained CLS output lacks is not information but
+# organisation.
+#
 # ## 7. Explore: the patch size
 #
 # Move the slider: smaller patches mean more tokens, finer detail, and an attention matrix
