@@ -88,7 +88,7 @@ def padding_mask(lengths: torch.Tensor | list[int], length: int) -> torch.Tensor
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head self-attention with a fused q/k/v projection.
+    """Multi-head attention with a fused q/k/v projection: self-attention, or cross-attention given a ``context``.
 
     MultiHead(X) = Concat(head_1, ..., head_h) W_o,  head_i = Attention(X W_q,i, X W_k,i, X W_v,i)
 
@@ -109,25 +109,47 @@ class MultiHeadAttention(nn.Module):
         self.qkv = nn.Linear(embed_dim, 3 * embed_dim, bias=bias)  # W_q, W_k, W_v stacked
         self.out = nn.Linear(embed_dim, embed_dim, bias=bias)  # W_o
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, return_attention: bool = False):
-        """x (B, L, embed_dim) → out (B, L, embed_dim), and weights (B, num_heads, L, L) if asked."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, return_attention: bool = False,
+                context: torch.Tensor | None = None):
+        """x (B, L, embed_dim) → out (B, L, embed_dim), and weights (B, num_heads, L, L_k) if asked.
+
+        Self-attention by default (L_k = L). With ``context`` (B, L_k, embed_dim), cross-attention:
+        queries from x, keys and values from context, through the same W_q, W_k, W_v; a mask then
+        broadcasts to (B, num_heads, L, L_k).
+        """
         if x.ndim != 3 or x.shape[-1] != self.embed_dim:
             raise ValueError(f"input of shape {tuple(x.shape)} is not (B, L, {self.embed_dim})")
         b, length, _ = x.shape
-        qkv = self.qkv(x).view(b, length, 3, self.num_heads, self.head_dim)  # (B, L, 3, nh, hd)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, nh, L, hd)
+        if context is None:
+            qkv = self.qkv(x).view(b, length, 3, self.num_heads, self.head_dim)  # (B, L, 3, nh, hd)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, nh, L, hd)
+        else:
+            q, k, v = self._cross_qkv(x, context)  # (B, nh, L, hd), (B, nh, L_k, hd) twice
+        keys = k.shape[-2]
         if return_attention:
             _check_qkv(q, k, v)
-            weights = attention_weights(q, k, mask)  # (B, nh, L, L), computed once
+            weights = attention_weights(q, k, mask)  # (B, nh, L, L_k), computed once
             y = F.dropout(weights, self.dropout, self.training) @ v  # (B, nh, L, hd)
         else:
             if mask is not None:
-                mask = _check_mask(mask, torch.Size((b, self.num_heads, length, length)), x.device)
+                mask = _check_mask(mask, torch.Size((b, self.num_heads, length, keys)), x.device)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                                dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).reshape(b, length, self.embed_dim)  # (B, L, nh·hd): heads concatenated
         y = self.out(y)
         return (y, weights) if return_attention else y
+
+    def _cross_qkv(self, x: torch.Tensor, context: torch.Tensor):
+        """Queries from x (B, L, D); keys and values from context (B, L_k, D): the rows of the fused weight."""
+        if context.ndim != 3 or context.shape[0] != x.shape[0] or context.shape[-1] != self.embed_dim:
+            raise ValueError(f"context of shape {tuple(context.shape)} is not (B={x.shape[0]}, L_k, {self.embed_dim})")
+        d, nh, hd = self.embed_dim, self.num_heads, self.head_dim
+        w_q, w_kv = self.qkv.weight.split([d, 2 * d])  # (D, D): W_q; (2D, D): W_k and W_v stacked
+        b_q, b_kv = (None, None) if self.qkv.bias is None else self.qkv.bias.split([d, 2 * d])
+        q = F.linear(x, w_q, b_q).view(x.shape[0], x.shape[1], nh, hd).transpose(1, 2)  # (B, nh, L, hd)
+        kv = F.linear(context, w_kv, b_kv).view(context.shape[0], context.shape[1], 2, nh, hd)  # (B, L_k, 2, nh, hd)
+        k, v = kv.permute(2, 0, 3, 1, 4)  # each (B, nh, L_k, hd)
+        return q, k, v
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":

@@ -179,8 +179,15 @@ def ladder(rows: Sequence[dict], reference: float | None = None, title: str | No
 
 
 def attention_heatmap(weights: torch.Tensor, queries: Sequence[str] | None = None, keys: Sequence[str] | None = None,
-                      title: str | None = None, annotate: bool = True, ax=None, cmap: str = "viridis") -> Figure:
-    """A heatmap of attention weights (L_q, L_k): rows are queries, columns keys."""
+                      title: str | None = None, annotate: bool = True, ax=None, cmap: str = "viridis",
+                      cbar: bool | None = None, cbar_label: str = "attention weight", fontsize: float = 7,
+                      xlabel: str = "key", ylabel: str = "query", fmt: str = ".2f") -> Figure:
+    """A heatmap of attention weights (L_q, L_k): rows are queries, columns keys.
+
+    Small matrices are annotated with their values; ``cbar=None`` then leaves the colour bar out
+    (True draws it anyway, labelled ``cbar_label``). ``fontsize`` sizes the annotations and ``fmt``
+    formats them (``"g"`` writes a 0/1 mask as 0 and 1).
+    """
     import seaborn as sns
 
     w = weights.detach().cpu().float().numpy()
@@ -191,10 +198,12 @@ def attention_heatmap(weights: torch.Tensor, queries: Sequence[str] | None = Non
     else:
         fig = ax.figure
     small = annotate and w.size <= 144
-    sns.heatmap(w, annot=small, fmt=".2f", cmap=cmap, vmin=0, vmax=1, cbar=not small, square=True, ax=ax,
+    bar = (not small) if cbar is None else cbar
+    sns.heatmap(w, annot=small, fmt=fmt, cmap=cmap, vmin=0, vmax=1, cbar=bar, square=True, ax=ax,
                 xticklabels=list(keys) if keys is not None else "auto",
-                yticklabels=list(queries) if queries is not None else "auto", annot_kws={"fontsize": 7})
-    ax.set(xlabel="key", ylabel="query")
+                yticklabels=list(queries) if queries is not None else "auto", annot_kws={"fontsize": fontsize},
+                cbar_kws={"label": cbar_label} if bar else None)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -202,21 +211,28 @@ def attention_heatmap(weights: torch.Tensor, queries: Sequence[str] | None = Non
 
 
 def loglog_cost(sizes: Sequence[float], series: dict[str, Sequence[float]], xlabel: str, ylabel: str,
-                title: str | None = None, slopes: Sequence[int] = (1, 2)) -> Figure:
-    """Measured cost against size on log-log axes, with reference lines of the given slopes."""
+                title: str | None = None, slopes: Sequence[int] = (1, 2), variable: str = "size",
+                styles: dict[str, dict] | None = None, legend_fontsize: float = 10) -> Figure:
+    """Measured cost against size on log-log axes, with reference lines of the given slopes.
+
+    The reference lines are labelled "∝ {variable}²" and so on. ``styles`` maps a series' name to
+    extra keyword arguments for its line (e.g. a dashed prediction without markers).
+    """
     fig, ax = plt.subplots(figsize=(6, 4))
     sizes = np.asarray(sizes, dtype=float)
     for (name, values), marker in zip(series.items(), "osD^v"):
-        ax.plot(sizes, values, marker=marker, label=name)
+        ax.plot(sizes, values, **{"marker": marker, "label": name, **(styles or {}).get(name, {})})
     finite = [np.asarray(v, float) for v in series.values()]
     anchor = np.nanmax([v[0] for v in finite])
+    powers = {1: "", 2: "²", 3: "³"}
     for slope, style in zip(slopes, (":", "--", "-.")):
-        ax.plot(sizes, anchor * (sizes / sizes[0]) ** slope, style, color="grey", alpha=0.6, label=f"∝ size^{slope}")
+        ax.plot(sizes, anchor * (sizes / sizes[0]) ** slope, style, color="grey", alpha=0.6,
+                label=f"∝ {variable}{powers.get(slope, f'^{slope}')}")
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title or "")
     ax.set_xticks(sizes, [f"{s:g}" for s in sizes])
     ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=legend_fontsize)
     fig.tight_layout()
     return fig
 
@@ -268,8 +284,12 @@ def patch_tiles(tokens: torch.Tensor, patch_size: int, channels: int, ncols: int
 
 def matrix_heatmap(matrix: torch.Tensor, title: str | None = None, xlabel: str = "", ylabel: str = "",
                    annotate: bool = False, ax=None, cmap: str = "viridis", vmin=None, vmax=None,
-                   size: float = 4.5, fmt: str = ".2f") -> Figure:
-    """A seaborn heatmap of any 2D tensor (an encoding table, a similarity matrix)."""
+                   size: float = 4.5, fmt: str = ".2f", cbar: bool = True, cbar_label: str | None = None) -> Figure:
+    """A seaborn heatmap of any 2D tensor (an encoding table, a similarity matrix).
+
+    ``cbar_label`` names the colour bar's quantity; ``cbar=False`` leaves the bar out (for panels
+    that share one bar, see :func:`heatmap_panels`).
+    """
     import seaborn as sns
 
     m = matrix.detach().cpu().float().numpy()
@@ -279,17 +299,52 @@ def matrix_heatmap(matrix: torch.Tensor, title: str | None = None, xlabel: str =
         fig, ax = plt.subplots(figsize=(size * min(2.2, max(1.0, m.shape[1] / m.shape[0])), size))
     else:
         fig = ax.figure
-    sns.heatmap(m, annot=annotate, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, ax=ax, annot_kws={"fontsize": 6})
+    sns.heatmap(m, annot=annotate, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, ax=ax, annot_kws={"fontsize": 6},
+                cbar=cbar, cbar_kws={"label": cbar_label} if cbar and cbar_label else None)
     ax.set(title=title or "", xlabel=xlabel, ylabel=ylabel)
     fig.tight_layout()
     return fig
 
 
+def heatmap_panels(matrices: dict[str, torch.Tensor], xlabel: str = "", ylabel: str = "", vmin=None, vmax=None,
+                   cmap: str = "viridis", cbar_label: str | None = None, block: int | None = None,
+                   size: float = 4.2, title: str | None = None) -> Figure:
+    """Matrices side by side on ONE colour scale with one colour bar: {panel title: (N, M)}.
+
+    The scale runs from ``vmin`` to ``vmax`` (default: the smallest and largest value over all
+    panels), so equal colours mean equal values in every panel. ``block`` draws white lines every
+    ``block`` rows and columns (e.g. one grid row of patches).
+    """
+    if not matrices:
+        raise ValueError("heatmap_panels needs at least one matrix")
+    arrays = {name: m.detach().cpu().float() for name, m in matrices.items()}
+    lo = min(a.min().item() for a in arrays.values()) if vmin is None else vmin
+    hi = max(a.max().item() for a in arrays.values()) if vmax is None else vmax
+    n = len(arrays)
+    fig, axes = plt.subplots(1, n, figsize=(size * n + 1.2, size + 0.3), squeeze=False)
+    for ax, (name, a) in zip(axes[0], arrays.items()):
+        matrix_heatmap(a, title=name, xlabel=xlabel, ylabel=ylabel, ax=ax, cmap=cmap, vmin=lo, vmax=hi, cbar=False)
+        ax.title.set_fontsize(12)
+        if block:
+            for k in range(block, max(a.shape), block):
+                ax.axhline(k, color="white", linewidth=1.5)
+                ax.axvline(k, color="white", linewidth=1.5)
+    fig.tight_layout(rect=(0, 0, 0.93, 0.94 if title else 1))
+    cax = fig.add_axes((0.945, 0.15, 0.012, 0.7))
+    fig.colorbar(axes[0, 0].collections[0], cax=cax).set_label(cbar_label or "", fontsize=11)
+    if title:
+        fig.suptitle(title, fontsize=13)
+    return fig
+
+
 def similarity_maps(table: torch.Tensor, height: int, width: int, title: str | None = None,
-                    vmin: float | None = None, size: float = 0.75, axes_grid=None) -> Figure:
+                    vmin: float | None = None, size: float = 0.75, axes_grid=None, vmax: float = 1.0,
+                    mark_self: bool = False) -> Figure:
     """For every grid cell, its cosine similarity to all cells, as an H×W map placed at that cell.
 
-    ``table``: encodings (H·W, D), row-major. Like figure 7 of the ViT paper.
+    ``table``: encodings (H·W, D), row-major. Like figure 7 of the ViT paper. The colour scale runs
+    from ``vmin`` (default: the smallest similarity) to ``vmax``; ``mark_self`` puts a red dot on
+    the cell each map belongs to.
     """
     from .positional import cosine_similarity_matrix
 
@@ -301,13 +356,43 @@ def similarity_maps(table: torch.Tensor, height: int, width: int, title: str | N
         fig = axes.flat[0].figure
     lo = sim.min() if vmin is None else vmin
     for i, ax in enumerate(axes.flat):
-        im = ax.imshow(sim[i].reshape(height, width), vmin=lo, vmax=1, cmap="viridis")
+        im = ax.imshow(sim[i].reshape(height, width), vmin=lo, vmax=vmax, cmap="viridis")
+        if mark_self:
+            ax.plot(i % width, i // width, "o", color="red", markersize=5)
         ax.set(xticks=[], yticks=[])
         ax.set_title(str(i), fontsize=6, pad=1)
     if axes_grid is None:
         fig.colorbar(im, ax=axes, shrink=0.6, label="cosine similarity")
         if title:
             fig.suptitle(title)
+    return fig
+
+
+def similarity_maps_panels(tables: dict[str, torch.Tensor], height: int, width: int, vmin: float | None = None,
+                           vmax: float = 1.0, size: float = 1.05, mark_self: bool = True) -> Figure:
+    """:func:`similarity_maps` of several encodings {panel title: (H·W, D)} side by side, on ONE colour scale.
+
+    The scale runs from ``vmin`` (default: the smallest similarity in any panel) to ``vmax``, with
+    one colour bar, so equal colours mean equal similarities in every panel.
+    """
+    from .positional import cosine_similarity_matrix
+
+    if not tables:
+        raise ValueError("similarity_maps_panels needs at least one table")
+    lo = min(cosine_similarity_matrix(t).min().item() for t in tables.values()) if vmin is None else vmin
+    n = len(tables)
+    fig = plt.figure(figsize=(n * (size * width + 0.6) + 1.0, size * height + 1.2))
+    subs = fig.subfigures(1, n + 1, width_ratios=[1.0] * n + [0.22])
+    for sub, (name, table) in zip(subs, tables.items()):
+        axes = sub.subplots(height, width, squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.3})
+        similarity_maps(table, height, width, vmin=lo, vmax=vmax, axes_grid=axes, mark_self=mark_self)
+        for i, ax in enumerate(axes.flat):
+            ax.set_title(str(i), fontsize=10, pad=2)  # the patch whose map this is
+        sub.suptitle(name, fontsize=13)
+        sub.supxlabel("column (left to right)", fontsize=11)
+        sub.supylabel("row (top to bottom)", fontsize=11)
+    cax = subs[-1].add_axes((0.15, 0.15, 0.25, 0.7))
+    fig.colorbar(subs[0].axes[0].images[0], cax=cax).set_label("cosine similarity", fontsize=11)
     return fig
 
 

@@ -86,8 +86,13 @@ def patch_size_explorer(image: torch.Tensor):
     return _explorer([slider], figure)
 
 
-def similarity_explorer(tables: dict, height: int, width: int):
-    """Pick a method (a named (H·W, D) table) and a patch; see its cosine similarity to every patch."""
+def similarity_explorer(tables: dict, height: int, width: int, vmin: float | None = None, vmax: float = 1.0):
+    """Pick a method (a named (H·W, D) table) and a patch; see its cosine similarity to every patch.
+
+    The colour scale runs from ``vmin`` to ``vmax``; ``vmin=None`` (the default) scales each map on its
+    own, from its smallest similarity. Pass the scale of a notebook's other similarity figures to
+    draw the explorer's maps on it.
+    """
     import ipywidgets as widgets
 
     from .positional import cosine_similarity_matrix
@@ -106,7 +111,7 @@ def similarity_explorer(tables: dict, height: int, width: int):
     def figure():
         sim = cosine_similarity_matrix(tables[method.value])[patch.value].reshape(height, width)
         fig, ax = plt.subplots(figsize=(3.8, 3.4))
-        im = ax.imshow(sim.numpy(), cmap="viridis", vmin=float(sim.min()), vmax=1)
+        im = ax.imshow(sim.numpy(), cmap="viridis", vmin=float(sim.min()) if vmin is None else vmin, vmax=vmax)
         r, c = divmod(patch.value, width)
         ax.scatter([c], [r], marker="*", s=160, color="red")
         for i in range(height * width):

@@ -151,3 +151,31 @@ def test_weights_path_multiplies_by_v_once(monkeypatch):
     monkeypatch.undo()
     assert len(calls) == 2  # q kᵀ and weights v
     assert torch.allclose(y, mha(x), atol=1e-6) and w.shape == (2, 4, 5, 5)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_cross_attention_matches_torch(bias):
+    """Queries from x (L = 4), keys and values from a context of another length (L_k = 7)."""
+    torch.manual_seed(11)
+    mha = nn.MultiheadAttention(12, 3, bias=bias, batch_first=True).eval()
+    ours = A.MultiHeadAttention.from_torch(mha).eval()
+    x, context = torch.randn(2, 4, 12), torch.randn(2, 7, 12)
+    want, want_w = mha(x, context, context, average_attn_weights=False)
+    got, got_w = ours(x, context=context, return_attention=True)
+    assert got.shape == (2, 4, 12) and got_w.shape == (2, 3, 4, 7)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(got_w, want_w, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(ours(x, context=context), want, atol=1e-6, rtol=1e-5)  # the fused SDPA path
+    pad = A.padding_mask([7, 3], 7)  # (B, 1, 1, L_k): the second context has 3 real tokens
+    want_pad = mha(x, context, context, key_padding_mask=~pad[:, 0, 0])[0]
+    for weights in (False, True):
+        got_pad = ours(x, mask=pad, context=context, return_attention=weights)
+        torch.testing.assert_close(got_pad[0] if weights else got_pad, want_pad, atol=1e-6, rtol=1e-5)
+    # the context's padded tokens do not matter; the query side's tokens are independent of each other
+    changed = context.clone()
+    changed[1, 3:] = 100.0
+    torch.testing.assert_close(ours(x, mask=pad, context=changed)[1], ours(x, mask=pad, context=context)[1])
+    # context = x is self-attention
+    torch.testing.assert_close(ours(x, context=x), ours(x), atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"context of shape \(3, 7, 12\) is not \(B=2, L_k, 12\)"):
+        ours(x, context=torch.randn(3, 7, 12))

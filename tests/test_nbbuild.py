@@ -6,6 +6,8 @@ import json
 import sys
 import types
 
+import pytest
+
 from tools import nbbuild
 
 SOURCE = '''# %% [markdown]
@@ -118,3 +120,18 @@ def test_finished_progress_bars_leave_no_stale_text():
     nb = _bar_notebook(None, 4)  # cut short by a budget: it stays, and its text is where it ended
     assert nbbuild.drop_hidden_widgets(nb) == 0
     assert nb.cells[0].outputs[0]["data"]["text/plain"] == "epoch 2/9: 57%  4/7 [00:01<00:01]"
+
+
+def test_build_with_names_builds_only_those(tmp_path, monkeypatch, capsys):
+    for name in ("98_one", "99_two"):
+        (tmp_path / f"{name}.py").write_text(SOURCE)
+    monkeypatch.setattr(nbbuild, "SRC", tmp_path)
+    built = []
+    monkeypatch.setattr(nbbuild, "build_one", lambda src: built.append(src.stem))
+    nbbuild.main(["build", "notebooks/99_two.ipynb"])
+    assert built == ["99_two"]
+    nbbuild.main(["build"])
+    assert built == ["99_two", "98_one", "99_two"]  # no names: every source
+    with pytest.raises(SystemExit):
+        nbbuild.main(["build", "97_missing"])
+    assert "no source notebooks/src/<name>.py for ['97_missing']" in capsys.readouterr().err

@@ -53,3 +53,15 @@ def test_prediction_explorer_for_colour_and_grey_images():
         box.children[0].value = 3  # redraws without error
         assert isinstance(box.children[-1], ipywidgets.Output)
     assert isinstance(widgets.digit_explorer(model, dataset, lambda x: torch.rand(1, 4, 4)), ipywidgets.VBox)
+
+
+def test_similarity_explorer_scales_each_map_or_takes_a_shared_scale(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(widgets, "_explorer", lambda controls, figure: drawn.append(figure()))
+    table = positional.sinusoidal_1d(16, 16)
+    lowest = positional.cosine_similarity_matrix(table)[0].min().item()
+    widgets.similarity_explorer({"1D": table}, 4, 4)
+    widgets.similarity_explorer({"1D": table}, 4, 4, vmin=0.6, vmax=1.0)
+    own, shared = (fig.axes[0].images[0].get_clim() for fig in drawn)
+    assert own == (lowest, 1.0) and shared == (0.6, 1.0)
+    plt.close("all")

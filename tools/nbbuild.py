@@ -12,7 +12,8 @@ Sources live in ``notebooks/src/NN_name.py`` in jupytext's "percent" format:
 jupytext reads them (cell tags are jupytext cell metadata). What is ours: filling in
 ``{{COLAB_SETUP}}`` (the setup cell's Colab install), ``{{COLAB_BADGE}}`` and ``{{REPO_URL}}``
 from pyproject.toml, the kernel's metadata, the exercises' lecture metadata, and the execute step.
-``python -m tools.nbbuild build`` writes ``notebooks/NN_name.ipynb`` (no outputs) from each source;
+``python -m tools.nbbuild build [NB...]`` writes ``notebooks/NN_name.ipynb`` (no outputs) from each
+source that changed (or only from those named);
 ``python -m tools.nbbuild execute NB...`` runs notebooks top to bottom in place.
 """
 
@@ -245,7 +246,15 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*")
     args = parser.parse_args(argv)
     if args.command == "build":
-        for src in sorted(SRC.glob("*.py")):
+        sources = sorted(SRC.glob("*.py"))
+        if args.notebooks:  # only the ones named (as notebooks/NN_x.ipynb, notebooks/src/NN_x.py or NN_x)
+            wanted = {Path(n).stem for n in args.notebooks}
+            unknown = wanted - {s.stem for s in sources}
+            if unknown:
+                parser.error(f"no source notebooks/src/<name>.py for {sorted(unknown)}; "
+                             f"the sources are {[s.stem for s in sources]}")
+            sources = [s for s in sources if s.stem in wanted]
+        for src in sources:
             out = build_one(src)
             print(f"built {out.relative_to(ROOT)} (execute it next)" if out else f"{src.name}: notebook up to date")
     else:

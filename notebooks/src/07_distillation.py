@@ -74,8 +74,9 @@ claim(cnn_10["test_acc"] - vit_10["test_acc"] > 5,
 
 # %% [markdown]
 # A convolution assumes that nearby pixels belong together and that a pattern means the same
-# wherever it appears. A ViT assumes neither: it must learn them from data, and 45,000 images
-# are few for that. DeiT's idea (Touvron et al., 2021): let a network that *has* those
+# wherever it appears. A ViT with a plain patch embedding assumes neither: it must learn them
+# from data, and 45,000 images are few for that. (Notebook 04's ViT, our student, keeps a small
+# convolutional stem, so it has a little locality built in; the rest is attention.) DeiT's idea (Touvron et al., 2021): let a network that *has* those
 # assumptions, a CNN, label the training images for the ViT. The student then learns from the
 # labels **and** from the teacher's answers on each augmented image, answers that carry the
 # CNN's sense of what looks alike.
@@ -89,8 +90,10 @@ claim(cnn_10["test_acc"] - vit_10["test_acc"] > 5,
 # warm-up and decay, label smoothing, crop and flip, and bfloat16 with channels-last memory
 # where the CPU computes them natively. `course_utils.cnn.FastCNN` is that network; the
 # committed weights come from `python -m course_utils.recipes cnn-teacher` (16 epochs, its
-# benchmark row below). At test time we average its logits over each image and its mirror
-# image ("flip TTA").
+# benchmark row below; that benchmark, `python benchmarks/distill_cifar10.py teacher`, runs
+# the same recipe). At test time we average its logits over each image and its mirror image:
+# flip **test-time augmentation** (TTA). The file stores the weights in bfloat16, so its
+# accuracy, measured here, differs from the training run's in the second decimal.
 
 # %%
 test_set = data.load_cifar10("test", per_class=config.pick(None, 20))
@@ -115,8 +118,9 @@ teacher_acc = 100 * (teacher_pred == targets).float().mean().item()
 print(f"FastCNN {vit.count_parameters(teacher):,} parameters, trained {teacher_row['epochs']} epochs in "
       f"{teacher_row['train_seconds'] / 60:.1f} minutes on 2 CPU cores (benchmark: {teacher_row['test_acc']:.2f} %)")
 print(f"test accuracy of the committed weights, measured now: {teacher_acc:.2f} % (flip TTA)")
-claim(teacher_acc >= 90, "the teacher, trained in under 20 minutes on two CPU cores, scores {acc:.2f} % (at least 90 %)",
-      acc=teacher_acc)
+claim(teacher_acc >= 90 and teacher_row["train_seconds"] < 20 * 60,
+      "the teacher, trained in {minutes:.1f} minutes (under 20) on two CPU cores, scores {acc:.2f} % (at least 90 %)",
+      minutes=teacher_row["train_seconds"] / 60, acc=teacher_acc)
 
 # %% [markdown]
 # ## 3. The student: two tokens, two heads
@@ -124,7 +128,8 @@ claim(teacher_acc >= 90, "the teacher, trained in under 20 minutes on two CPU co
 # DeiT's student is notebook 04's ViT with one more learned token. The **class token** feeds a
 # head trained on the true labels; the **distillation token** feeds a second head trained on the
 # teacher's answers. Both tokens attend to the patches and to each other in every block. At
-# inference the two heads' logits are averaged.
+# inference the two heads' logits are averaged (the DeiT paper adds the two heads' softmax
+# outputs; its code, like ours, averages the logits).
 #
 # First by hand, on a tiny ViT: where the tokens go and what each head reads.
 
@@ -166,25 +171,32 @@ claim(extra == 32 + 32 * 10 + 10, "the distillation token costs {extra:,} parame
 # ## 4. Soft and hard distillation
 #
 # The teacher's logits $z_t$, the student's class and distillation logits $z_c$, $z_d$, the
-# label $y$, cross-entropy CE:
+# label $y$, cross-entropy CE, and the Kullback-Leibler divergence KL(p ‖ q) = Σ p log(p / q),
+# which is zero when the student's distribution q equals the teacher's p and grows as they
+# differ. The temperature τ divides the logits before the softmax; α weighs the two terms:
 #
 # - **soft**: $(1-\alpha)\,\mathrm{CE}(z_c, y) + \alpha\,\tau^2\,\mathrm{KL}\big(\mathrm{softmax}(z_t/\tau)\,\|\,\mathrm{softmax}(z_d/\tau)\big)$:
-#   the distillation head matches the teacher's whole distribution, softened by a temperature τ;
+#   the distillation head matches the teacher's whole distribution, softened by a temperature τ
+#   (DeiT tried soft distillation on the class token; putting it on the distillation token, as
+#   here, is this course's variant);
 # - **hard**: $\tfrac12\,\mathrm{CE}(z_c, y) + \tfrac12\,\mathrm{CE}(z_d, \arg\max z_t)$: the
 #   distillation head learns the teacher's answer as if it were a label (DeiT's choice).
 #
-# What the temperature does to the teacher's answers, on four test images:
+# What the temperature does to the teacher's answers, on the four test images where its second
+# choice is strongest (the clearer its runner-up, the more a softened answer says):
 
 # %%
-show = torch.arange(4)
-fig, axes = plt.subplots(1, 4, figsize=(13, 2.8), sharey=True)
+top2 = teacher_logits.softmax(-1).topk(2, dim=-1).values  # (N, 2)
+show = top2[:, 1].topk(4).indices
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), sharey=True)
 for ax, i in zip(axes, show):
     for tau, colour in ((1, "tab:blue"), (3, "tab:orange"), (10, "tab:green")):
         ax.plot(range(10), (teacher_logits[i] / tau).softmax(-1), "o-", color=colour, label=f"τ = {tau}")
     ax.set_title(f"true: {test_set.classes[targets[i]]}", fontsize=11)
     ax.set_xticks(range(10), test_set.classes, rotation=90, fontsize=9)
 axes[0].set_ylabel("teacher's probability")
-axes[-1].legend(fontsize=9)
+axes[-1].legend(fontsize=10)
+fig.suptitle("the teacher's answer softened by a temperature τ", fontsize=12)
 fig.tight_layout()
 
 # %%
@@ -194,8 +206,11 @@ claim(h3 > h1, "softening spreads the teacher's answers: mean entropy {h1:.2f} n
       "(uniform: {uniform:.2f})", h1=h1, h3=h3, uniform=float(np.log(10)))
 
 # %% [markdown]
-# The losses, written out on a small batch, against `distill.DistillationLoss` (what the
-# benchmark trains with):
+# Entropy, −Σ p log p, measures how spread out a distribution is (in nats with the natural
+# log): 0 for a certain answer, log 10 ≈ 2.30 for ten equal classes.
+#
+# The hard loss, written out on a small batch, against `distill.DistillationLoss` (what the
+# benchmark trains with). The soft loss you will write yourself in exercise 2.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -203,15 +218,13 @@ g = torch.Generator().manual_seed(3)
 z_c, z_d, z_t = (torch.randn(6, 10, generator=g) for _ in range(3))
 y = torch.randint(0, 10, (6,), generator=g)
 tau, alpha = 3.0, 0.5
-soft_by_hand = (1 - alpha) * F.cross_entropy(z_c, y) + alpha * tau**2 * (
-    (z_t / tau).softmax(-1) * ((z_t / tau).log_softmax(-1) - (z_d / tau).log_softmax(-1))).sum(-1).mean()
 hard_by_hand = 0.5 * F.cross_entropy(z_c, y) + 0.5 * F.cross_entropy(z_d, z_t.argmax(-1))
 output = (0.5 * (z_c + z_d), z_c, z_d, z_t)  # what a Distiller returns in training mode
-soft = distill.DistillationLoss("soft", tau=tau, alpha=alpha)(output, y)
 hard = distill.DistillationLoss("hard")(output, y)
-gap = max(abs(soft - soft_by_hand).item(), abs(hard - hard_by_hand).item())
-print(f"soft {soft.item():.4f}, hard {hard.item():.4f}")
-claim(gap < 1e-5, "DistillationLoss equals both losses written out (largest gap {gap:.1e})", exact=True, gap=gap)
+soft = distill.DistillationLoss("soft", tau=tau, alpha=alpha)(output, y)
+gap = abs(hard - hard_by_hand).item()
+print(f"hard {hard.item():.4f}, soft {soft.item():.4f} (τ = {tau:g}, α = {alpha:g})")
+claim(gap < 1e-5, "DistillationLoss's hard loss equals the one written out (gap {gap:.1e})", exact=True, gap=gap)
 
 # %% [markdown]
 # During training, `distill.Distiller` holds the student and the frozen teacher: the teacher
@@ -269,16 +282,16 @@ for k in kinds:
           f"{', '.join(f'{t:.2f}' for t in test):>14s} {stats[k]['test']:6.2f} {stats[k]['spread']:7.2f}")
 print(f"teacher alone: {teacher_row['test_acc']:.2f} % (flip TTA)")
 
-fig, ax = plt.subplots(figsize=(7, 3.6))
+fig, ax = plt.subplots(figsize=(7.5, 3.8))
 for i, k in enumerate(kinds):
     tests = [r["test_acc"] for r in by_kind[k]]
-    ax.bar(i, np.mean(tests), color="lightgray", edgecolor="black")
-    ax.plot([i] * len(tests), tests, "o", color="tab:red", label="one seed" if i == 0 else None)
-ax.axhline(teacher_row["test_acc"], color="tab:blue", linestyle="--", label=f"teacher {teacher_row['test_acc']:.1f} %")
+    ax.plot(i, np.mean(tests), "_", color="black", markersize=30, mew=2, label="mean of the seeds" if i == 0 else None)
+    ax.plot(i + np.linspace(-0.08, 0.08, len(tests)), tests, "o", color="tab:red", label="one seed" if i == 0 else None)
+ax.axhline(teacher_acc, color="tab:blue", linestyle="--", label=f"teacher {teacher_acc:.1f} % (TTA)")
 ax.set_xticks(range(3), ["from scratch", "soft distillation", "hard distillation"], fontsize=11)
-low = min(r["test_acc"] for r in rows)
-ax.set(ylim=(low - 8, 100), ylabel="test accuracy (%)", title="ViT students, 10 minutes on 2 CPU cores")
-ax.legend(loc="upper left", fontsize=9)
+ax.set(xlim=(-0.5, 2.5), ylim=(60, 100), ylabel="test accuracy (%)",
+       title="ViT students, 10 minutes on 2 CPU cores (axis from 60 %)")
+ax.legend(loc="center right", fontsize=10)
 fig.tight_layout()
 
 # %% [markdown]
@@ -293,21 +306,27 @@ gains = {k: stats[k]["test"] - stats["scratch"]["test"] for k in ("soft", "hard"
 print(f"chosen on validation: {best} ({stats[best]['val']:.2f} % vs {stats[other]['val']:.2f} %)")
 print(f"gain over scratch (test, mean of 2 seeds): soft {gains['soft']:+.2f}, hard {gains['hard']:+.2f} points; "
       f"largest seed spread {spread:.2f}")
-claim(all(g <= spread for g in gains.values()),
-      "at ten minutes neither distillation beats the ViT from scratch by more than the seeds' spread: soft "
-      "{soft:+.2f}, hard {hard:+.2f} points (spread {spread:.2f})", soft=gains["soft"], hard=gains["hard"], spread=spread)
+claim(all(g < -spread for g in gains.values()),
+      "at ten minutes, with τ = 3 and α = 0.5, both distilled students score below the ViT from scratch, by more than "
+      "the seeds' spread: soft {soft:+.2f}, hard {hard:+.2f} points (spread {spread:.2f})",
+      soft=gains["soft"], hard=gains["hard"], spread=spread)
 claim(all(stats[k]["epochs"] < stats["scratch"]["epochs"] for k in ("soft", "hard")),
       "the teacher's forward pass costs the students epochs: {soft:.1f} (soft) and {hard:.1f} (hard) instead of "
       "{scratch:.1f} in the same ten minutes", soft=stats["soft"]["epochs"], hard=stats["hard"]["epochs"],
       scratch=stats["scratch"]["epochs"])
 
 # %% [markdown]
-# The lecture's promise does not hold at this budget, and that is worth understanding. DeiT's
-# gains were measured after 300 epochs on ImageNet, where a ViT has seen its data many times
-# and starts to memorise it; the teacher's answers then act as a better-informed label. Our
-# students see the data about eight times. Are they memorising anything yet? Compare the
-# scratch student (seed 0, committed below) on 5,000 of its own training images (no
-# augmentation) and on the test set:
+# The lecture's promise does not hold at this budget, and that is worth understanding. These
+# rows ran one after another on the same machine, the same day; the same scratch recipe on
+# another day gave the 74.42 % of section 1, a larger difference than any seed spread here, so
+# only rows run together can be compared. (We did not tune τ or α: the negative result is for
+# τ = 3 and α = 0.5.)
+#
+# DeiT's gains were measured after 300 epochs on ImageNet, with heavy augmentation (RandAugment,
+# Mixup, CutMix); in the DeiT paper most of the improvement over the original ViT comes from that recipe, and
+# distillation added one or two points on top. Our students see the data eight to ten times,
+# with crop and flip only. Are they memorising anything yet? Compare the scratch student (seed
+# 0, committed below) on 5,000 of its own training images (no augmentation) and on the test set:
 
 # %%
 scratch_model, scratch_meta = distill.load_student(
@@ -325,18 +344,20 @@ claim(100 * (train_acc - test_acc_scratch) < 10,
       gap=100 * (train_acc - test_acc_scratch))
 
 # %% [markdown]
-# A student that is still *under*-fitting gains little from a better teacher of the same
-# images: what limits it is the number of steps, and every step now also pays for the
-# teacher's forward pass. Our guess, not measured here: distillation pays off when training is
-# long enough for the student to over-fit the labels (the course's longer runs), or when the
-# teacher's answers are computed once per image instead of once per augmented batch.
-#
+# Our guesses, not measured here: a student that is still *under*-fitting gains little from a
+# better teacher of the same images, since what limits it is the number of steps, and every
+# step now also pays for the teacher's forward pass. And with crop and flip only, the teacher's
+# answer on an augmented image is almost always the true label, so hard distillation mostly
+# repeats the cross-entropy; DeiT's teacher helps most when heavy augmentation makes the true
+# label wrong for the augmented image. Distillation should pay off with longer training and
+# stronger augmentation, or with the teacher's answers computed once per image.
 # %% [markdown]
 # ## 6. What the student inherits
 #
 # Equal accuracy could still hide a student that learned the teacher's way of seeing. The
 # benchmark kept seed 0's students; the scratch one and the distilled one chosen above are
-# committed (bfloat16, about 4 MB each). We compare them with the teacher on every test image.
+# committed in bfloat16 (which is why they score 72.01 % and 71.24 % here, a hair from the runs'
+# 71.93 % and 71.26 %). We compare them with the teacher (with flip TTA) on every test image.
 
 # %%
 distilled_model, distilled_meta = distill.load_student(
@@ -350,7 +371,7 @@ print(f"test accuracy: scratch {acc(scratch_pred):.2f} %, {best}-distilled {acc(
 print(f"agreement with the teacher: scratch {agree(scratch_pred, teacher_pred):.2f} %, "
       f"distilled {agree(distilled_pred, teacher_pred):.2f} %")
 claim(agree(distilled_pred, teacher_pred) <= agree(scratch_pred, teacher_pred) + 1,
-      "after ten minutes the distilled ViT is no closer to its teacher than the scratch ViT: it agrees with the "
+      "after ten minutes the distilled ViT agrees with its teacher no more than the scratch ViT: it agrees with the "
       "teacher on {d:.1f} % of the test images, the scratch ViT on {s:.1f} %", d=agree(distilled_pred, teacher_pred), s=agree(scratch_pred, teacher_pred))
 
 # %% [markdown]
@@ -366,8 +387,8 @@ print(f"the teacher is wrong on {int(wrong.sum()):,} test images")
 print(f"  scratch ViT gives the teacher's wrong answer on {same_wrong(scratch_pred):.1f} % of them")
 print(f"  distilled ViT gives it on {same_wrong(distilled_pred):.1f} %")
 claim(same_wrong(scratch_pred) > 30 and same_wrong(distilled_pred) <= same_wrong(scratch_pred) + 2,
-      "even the ViT that never saw the teacher repeats {s:.1f} % of the teacher's {n:,} mistakes (hard images fool "
-      "both the same way), and the distilled one no more ({d:.1f} %): no sign yet of learning the teacher",
+      "even the ViT that never saw the teacher repeats {s:.1f} % of the teacher's {n:,} mistakes, and the distilled "
+      "one no more ({d:.1f} %): no sign yet of learning the teacher",
       d=same_wrong(distilled_pred), s=same_wrong(scratch_pred), n=int(wrong.sum()))
 
 # %% [markdown]
@@ -383,8 +404,8 @@ width = 0.27
 for j, (name, accs) in enumerate(per_class.items()):
     ax.bar(np.arange(10) + (j - 1) * width, accs, width, label=name)
 ax.set_xticks(range(10), classes, fontsize=10)
-ax.set(ylabel="test accuracy (%)", ylim=(0, 100), title="accuracy per class")
-ax.legend(loc="lower right", fontsize=9, ncols=3)
+ax.set(ylabel="test accuracy (%)", ylim=(0, 115), yticks=range(0, 101, 20), title="accuracy per class")
+ax.legend(loc="upper center", fontsize=10, ncols=3)
 fig.tight_layout()
 gains = np.array(per_class[f"{best}-distilled ViT"]) - np.array(per_class["scratch ViT"])
 print("gain per class (points):", ", ".join(f"{c} {g:+.1f}" for c, g in zip(classes, gains)))
@@ -393,8 +414,12 @@ claim(np.abs(gains).max() < 3, "no class moves by 3 points or more (largest chan
       "{n} of 10 classes go up", name=classes[worst], g=float(gains[worst]), n=int((gains > 0).sum()))
 
 # %% [markdown]
+# (Our guess for why the scratch ViT shares so many of the teacher's mistakes: the hardest
+# images, a cat that looks like a dog, fool both the same way.)
+#
 # And inside the student: the two heads are trained on different targets. How often do they
-# agree, and which one is closer to the teacher?
+# agree, and which one is closer to the teacher? (`distill.head_agreement` compares with the
+# teacher without TTA, the one the students were trained against: 92.12 %.)
 
 # %%
 stats_heads = distill.head_agreement(distilled_model, teacher, test_loader)
@@ -404,15 +429,17 @@ print(f"class head: {100 * stats_heads['acc_cls']:.2f} % correct, agrees with th
 print(f"distillation head: {100 * stats_heads['acc_dist']:.2f} % correct, agrees with the teacher on "
       f"{100 * stats_heads['dist_teacher']:.1f} %")
 claim(stats_heads["heads"] > 0.95 and abs(stats_heads["dist_teacher"] - stats_heads["cls_teacher"]) < 0.01,
-      "the two heads agree on {h:.1f} % of the images, and the head trained on the teacher is no closer to it than "
-      "the head trained on the labels ({d:.1f} % vs {c:.1f} %): the two tokens have not yet specialised",
+      "the two heads agree on {h:.1f} % of the images, and the head trained on the teacher is no closer to it (within "
+      "1 point) than the head trained on the labels ({d:.1f} % vs {c:.1f} %): the two tokens have not yet specialised",
       h=100 * stats_heads["heads"], d=100 * stats_heads["dist_teacher"], c=100 * stats_heads["cls_teacher"])
 
 # %% [markdown]
 # ## 7. Where do they look?
 #
-# Attention rollout (notebook 04) from the class token, for the scratch ViT and the distilled
-# one, on the same test images. With a conv stem of patch 8 each map is 4 × 4 tokens.
+# Attention rollout (notebook 04): multiply the blocks' attention matrices, each with the
+# identity added for the skip connection, to follow how much of the class token's final value
+# comes from each patch. For the scratch ViT (top row) and the distilled one (bottom row), on
+# the same test images; brighter means more. With a conv stem of patch 8 each map is 4 × 4.
 
 # %%
 picked = torch.stack([(targets == k).nonzero()[0, 0] for k in range(10)])[:8]  # one test image per class
@@ -430,11 +457,15 @@ def rollout_maps(model, images, first_patch):
 r_scratch, r_distilled = rollout_maps(scratch_model, x, 1), rollout_maps(distilled_model, x, 2)
 titles = [f"{classes[targets[k]]}\nscratch" for k in picked] + [f"{classes[targets[k]]}\ndistilled" for k in picked]
 fig = viz.attention_overlay(torch.cat([test_set.images[picked]] * 2), torch.cat([r_scratch, r_distilled]), titles,
-                            ncols=8, size=1.6)
+                            ncols=8, size=2.0)
+for ax in fig.axes:
+    ax.title.set_fontsize(10)
+fig.subplots_adjust(hspace=0.45)
 
 # %% [markdown]
-# Pictures of eight images prove little. Measure over the whole test set instead: CIFAR-10's
-# objects sit mostly in the middle of the frame, so count the share of the rollout on the
+# Pictures of eight images prove little. Measure over 2,000 test images instead. Assuming
+# CIFAR-10's objects sit mostly in the middle of the frame (a guess about the dataset, not
+# measured here), count the share of the rollout on the
 # central 2 × 2 of the 4 × 4 tokens (a quarter of the image), and the entropy of each map
 # (spread out: high; concentrated: low).
 
@@ -459,7 +490,7 @@ claim(max(abs(c_s - 25), abs(c_d - 25)) < 5 and min(e_s, e_d) > 0.9 * np.log(16)
 
 # %% [markdown]
 # So the pictures above should be read with care: after ten minutes, with 16 coarse tokens and
-# the residual stream counted in, the rollout of both students is close to an even spread, and
+# the skip connections counted in, the rollout of both students is close to an even spread, and
 # the teacher has not changed where the student looks. (A guess: the longer-trained ViT of
 # notebook 04, with 64 tokens, is the better place to look for attention on objects.)
 
@@ -491,8 +522,8 @@ fig.tight_layout()
 # worth of input channels in the stem, LSA one number per block, SeqPool one linear layer), but
 # a trick is kept only when a ladder shows it beating the seeds' spread. The course's ladder,
 # `python benchmarks/distill_cifar10.py ladder --kind soft --minutes 10 --seeds 0 1`, tries them
-# one rung at a time (two seeds per rung, about an hour on two CPU cores) and reuses the rows
-# above as its base.
+# one rung at a time (two seeds per rung: six ten-minute runs for the three rungs) and reuses
+# the rows above as its base.
 
 # %% [markdown]
 # ## 9. Exercises
@@ -528,10 +559,10 @@ def my_soft_loss(student_logits, teacher_logits, tau):
 checks.check_soft_distillation_loss(my_soft_loss)
 
 # %% [markdown]
-# **Exercise 3 (experiment).** Why the factor τ²? Take the loss *without* it (the course's soft
-# loss divided by τ²) and measure the norm of its gradient with respect to the student's logits
-# at τ = 1 and at τ = 4, on the logits below. Report the ratio (τ = 1 over τ = 4) and say in
-# one sentence what it means for training.
+# **Exercise 3 (experiment).** Why the factor τ²? The function `gradient_norm(tau)` below
+# measures the gradient of the soft loss *without* that factor, with respect to the student's
+# logits. Call it at τ = 1 and at τ = 4; set `gradient_ratio` to the first divided by the
+# second, and `why_tau_squared` to one sentence on what it means for training.
 
 # %%
 g = torch.Generator().manual_seed(11)
@@ -564,23 +595,23 @@ checks.check_tau_squared_experiment(gradient_ratio, why_tau_squared)
 # - A ViT on 45,000 images lacks the CNN's assumptions (locality, translation). DeiT lets a CNN
 #   teacher label each augmented image for a second, distillation token; at inference the two
 #   heads are averaged and the teacher is gone: the deployed model is a plain ViT.
-# - At ten minutes on two CPU cores (section 5, two seeds each), neither soft nor hard
-#   distillation beats training from scratch by more than the seeds' spread: the teacher costs
-#   the student epochs, and a student that is still under-fitting has little use for a better
-#   label. Distillation is a tool against too little data, not against too few steps.
+# - At ten minutes on two CPU cores (section 5, two seeds each, τ = 3, α = 0.5), both soft and
+#   hard distillation score below training from scratch, beyond the seeds' spread. The teacher
+#   costs the students epochs, and the students still under-fit; our guess is that distillation
+#   needs longer training and stronger augmentation to pay, as in DeiT.
 # - At this budget the distilled student is no closer to its teacher than a scratch ViT: same
 #   agreement, the same share of the teacher's mistakes, two heads that answer alike. Measure
 #   inheritance against a baseline: even a ViT that never saw the teacher repeats about half of
 #   its mistakes.
-# - The teacher is not free: its forward pass on every batch costs the student epochs inside a
-#   fixed budget.
 #
 # **Pitfalls found in the lecture notes.**
 # 1. DeiT is cited beside a hybrid model, and notebook 06's first edition called it a hybrid.
-#    Its student is a pure ViT; the CNN only trains it.
+#    DeiT's student is a ViT with a plain patch embedding; the CNN only trains it. (Our student
+#    keeps notebook 04's small conv stem, a hybrid touch of its own.)
 # 2. "DeIT [...] relies on distillation and data augmentation and compute to reduce the size of
-#    the training data corpus": the word *compute* matters. With little compute, as here, the
-#    teacher does not help; DeiT's gains come from long training.
+#    the training data corpus": all three words matter. With little compute and crop + flip only,
+#    as here, the teacher did not help (measured); that long training and heavy augmentation
+#    are what it needs is our guess, in line with DeiT's own recipe.
 #
 # **References.** Touvron et al. (2021), *Training data-efficient image transformers &
 # distillation through attention* (DeiT). Hinton, Vinyals & Dean (2015), *Distilling the
